@@ -1,0 +1,101 @@
+"""Streaming inverse STFT: complex frames in, finished samples out."""
+
+import numpy as np
+from numba import njit
+
+from ..errors import InputError
+from .stft import check_geometry
+from .windows import hann, window_square_sum
+
+__all__ = ["OverlapAdd"]
+
+
+class OverlapAdd:
+    """Windowed overlap-add synthesis, one frame at a time.
+
+    Each frame (``rfft`` convention of :func:`~rtsynth.dsp.stft`) is inverse
+    transformed, multiplied by the Hann window and added into an accumulator;
+    then the ``hop`` samples that no later frame can touch are divided by the
+    steady-state window-square sum and returned. Feeding the frames of
+    ``stft(x)`` (starting at its first frame) reproduces ``istft`` exactly,
+    whatever the grouping of frames into calls.
+
+    Parameters
+    ----------
+    n_fft : int
+        Frame length (even).
+    hop : int
+        Hop in samples, 1 .. n_fft/2.
+
+    Attributes
+    ----------
+    latency_samples : int
+        ``n_fft//2 - 1``. The k-th frame fed (k = 0, 1, ...) returns output
+        stream samples ``k*hop .. (k+1)*hop - 1``; when frame k is centred at
+        signal time ``k*hop``, output sample ``s`` holds signal time
+        ``s - latency_samples``.
+    """
+
+    def __init__(self, n_fft, hop):
+        check_geometry(n_fft, hop)
+        self.n_fft = int(n_fft)
+        self.hop = int(hop)
+        self.n_bins = self.n_fft // 2 + 1
+        self.latency_samples = self.n_fft // 2 - 1
+        self._window = hann(self.n_fft)
+        norm = window_square_sum(self._window, self.hop)
+        # emitted sample i of a frame sits at window index i+1 (index 0 has weight 0)
+        self._inv_norm = 1.0 / np.roll(norm, -1)
+        self._acc = np.zeros(self.n_fft, dtype=np.float64)
+        self._time = np.zeros(self.n_fft, dtype=np.float64)
+
+    def reset(self):
+        """Clear the accumulator (drop every frame added so far)."""
+        self._acc[:] = 0.0
+
+    def process(self, frames, out=None):
+        """Add frames and return the samples they finish.
+
+        Parameters
+        ----------
+        frames : ndarray, shape (k, n_fft//2+1), complex
+        out : ndarray, shape (k*hop,), float64, optional
+
+        Returns
+        -------
+        ndarray, shape (k*hop,), float64
+            ``out`` when given.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim != 2 or frames.shape[1] != self.n_bins:
+            raise InputError(
+                f"frames.shape={frames.shape}: expected (k, {self.n_bins}) for n_fft={self.n_fft}")
+        k = frames.shape[0]
+        if out is None:
+            out = np.empty(k * self.hop, dtype=np.float64)
+        elif out.shape != (k * self.hop,):
+            raise InputError(f"out.shape={out.shape}: expected ({k * self.hop},) for {k} frames")
+        hop = self.hop
+        for i in range(k):
+            self.add_frame(frames[i], out[i * hop:(i + 1) * hop])
+        return out
+
+    def add_frame(self, frame, out):
+        """Add one frame; write its ``hop`` finished samples into ``out``; return ``out``."""
+        np.fft.irfft(frame, n=self.n_fft, out=self._time)
+        _accumulate_emit_shift(self._acc, self._time, self._window, self._inv_norm, out)
+        return out
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_emit_shift(acc, frame, window, inv_norm, out):
+    n = acc.shape[0]
+    hop = out.shape[0]
+    for i in range(n):
+        acc[i] += frame[i] * window[i]
+    for i in range(hop):
+        out[i] = acc[i + 1] * inv_norm[i]
+    for i in range(n - hop):
+        acc[i] = acc[i + hop]
+    for i in range(n - hop, n):
+        acc[i] = 0.0

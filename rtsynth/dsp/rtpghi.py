@@ -1,0 +1,171 @@
+"""RTPGHI: causal phase reconstruction from magnitude frames, one frame per call."""
+
+import numpy as np
+
+from ..errors import InputError
+from ._buckets import n_buckets
+from ._pghi import LOG_FLOOR, count_bad, pghi_step
+from .stft import check_geometry
+from .windows import gaussian_gamma
+
+__all__ = ["RTPGHI"]
+
+
+class RTPGHI:
+    """Real-time phase gradient heap integration (Průša & Søndergaard, DAFx 2016).
+
+    Each call takes the magnitude of one STFT frame (Hann window, hop ``hop``)
+    and returns complex coefficients in the :func:`~rtsynth.dsp.stft`
+    convention, so that overlap-adding the returned frames
+    (:class:`~rtsynth.dsp.OverlapAdd`) yields a signal whose STFT magnitude is
+    close to the given one. The phase of frame n is integrated from frame n-1
+    along time (phase advance from the frequency slope of log magnitude) and
+    along frequency (group delay from the time slope of log magnitude), in
+    order of decreasing magnitude (heap).
+
+    Parameters
+    ----------
+    n_fft : int
+        FFT/window length (even).
+    hop : int
+        Hop in samples (1 .. n_fft/2).
+    lookahead : {0, 1}
+        0: causal, the frequency derivative of frame n uses frames n, n-1,
+        n-2, and ``process`` returns frame n. 1: it uses frames n+1 and n-1,
+        and ``process`` returns frame n-1 (one frame of extra latency).
+    tol : float
+        Relative tolerance: bins more than ``-20*log10(tol)`` dB below the
+        louder of the two frames involved get a random phase.
+    seed : int
+        Seed of the random phases (reproducible output).
+    on_nonfinite : {'raise', 'zero'}
+        What to do with NaN, infinite or negative magnitudes: raise an
+        :class:`~rtsynth.errors.InputError` (ValueError), or treat them as 0
+        (for the audio thread, where raising is not an option; the number
+        replaced is added to ``nonfinite_count``).
+
+    Attributes
+    ----------
+    latency_frames : int
+        Equal to ``lookahead``.
+    n_bins : int
+        ``n_fft // 2 + 1``.
+    nonfinite_count : int
+        Magnitudes replaced by 0 so far (``on_nonfinite='zero'``).
+
+    Notes
+    -----
+    Per-call work runs in one numba kernel (``nogil``) on preallocated state;
+    ``process(mag, out=buf)`` allocates nothing. Construction runs the kernel
+    once so that compilation (cached on disk) never happens in the first real
+    call.
+    """
+
+    def __init__(self, n_fft, hop, *, lookahead=0, tol=1e-5, seed=0, on_nonfinite="raise"):
+        check_geometry(n_fft, hop)
+        if lookahead not in (0, 1):
+            raise InputError(f"lookahead={lookahead!r}: expected 0 (causal) or 1")
+        if not 0.0 < tol < 1.0:
+            raise InputError(f"tol={tol!r}: expected a relative tolerance in (0, 1)")
+        if on_nonfinite not in ("raise", "zero"):
+            raise InputError(f"on_nonfinite={on_nonfinite!r}: expected 'raise' or 'zero'")
+        self.n_fft, self.hop = int(n_fft), int(hop)
+        self.n_bins = m2 = self.n_fft // 2 + 1
+        self.lookahead = self.latency_frames = int(lookahead)
+        self.tol = float(tol)
+        self.seed = int(seed)
+        self.on_nonfinite = on_nonfinite
+        self.nonfinite_count = 0
+        self._params = np.array(
+            [self.hop, self.n_fft, gaussian_gamma(self.n_fft), np.log(self.tol), self.lookahead],
+            dtype=np.float64)
+        self._mags = np.zeros((2, m2))
+        self._slogs = np.zeros((3, m2))
+        self._tgrads = np.zeros((3, m2))
+        self._phase = np.zeros(m2)
+        self._fgrad = np.zeros(m2)
+        self._done = np.zeros(m2, dtype=np.int8)
+        self._heads = np.zeros(n_buckets(np.log(self.tol)), dtype=np.int64)
+        self._links = np.zeros(2 * m2, dtype=np.int64)
+        self._qstate = np.zeros(2, dtype=np.int64)
+        self._sign = np.where(np.arange(m2) % 2 == 0, 1.0, -1.0)
+        self._rng = np.zeros(1, dtype=np.uint64)
+        self._state = np.zeros(2, dtype=np.int64)
+        self._mag_in = np.zeros(m2)
+        self._warm_up()
+
+    def reset(self):
+        """Forget all previous frames (the next frame starts from silence)."""
+        self._mags[:] = 0.0
+        self._slogs[:] = LOG_FLOOR
+        self._tgrads[:] = 0.0
+        self._phase[:] = 0.0
+        self._state[:] = 0
+        # xorshift needs a non-zero state; splitmix-style spread of the seed
+        self._rng[0] = np.uint64((self.seed * 0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D) % (1 << 64) or 1)
+        self.nonfinite_count = 0
+
+    def process(self, mag, out=None):
+        """Phase one magnitude frame.
+
+        Parameters
+        ----------
+        mag : ndarray, shape (n_fft//2 + 1,), real
+            Magnitude of frame n (any scale; non-negative).
+        out : ndarray, shape (n_fft//2 + 1,), complex128, optional
+
+        Returns
+        -------
+        ndarray, shape (n_fft//2 + 1,), complex128
+            Coefficients of frame n (lookahead 0) or n-1 (lookahead 1; zeros on
+            the first call). ``out`` when given.
+        """
+        mag = np.asarray(mag)
+        if mag.shape != (self.n_bins,):
+            raise InputError(
+                f"mag.shape={mag.shape}: RTPGHI(n_fft={self.n_fft}) expects one magnitude "
+                f"frame of {self.n_bins} bins")
+        if out is None:
+            out = np.empty(self.n_bins, dtype=np.complex128)
+        elif out.shape != (self.n_bins,) or out.dtype != np.complex128:
+            raise InputError(
+                f"out has shape={out.shape} dtype={out.dtype}: expected ({self.n_bins},) complex128")
+        if mag.dtype != np.float64:
+            self._mag_in[:] = mag
+            mag = self._mag_in
+        if self.on_nonfinite == "raise":
+            self._check(mag)
+        self.nonfinite_count += pghi_step(
+            mag, self._mags, self._slogs, self._tgrads, self._phase, self._fgrad, self._done,
+            self._heads, self._links, self._qstate, self._sign, self._rng, self._state,
+            self._params, out)
+        return out
+
+    def flush(self, out=None):
+        """Return the frame still held back by ``lookahead=1`` (zeros when lookahead=0).
+
+        The missing next frame is taken to equal the last one.
+        """
+        if self.lookahead == 0:
+            if out is None:
+                out = np.zeros(self.n_bins, dtype=np.complex128)
+            else:
+                out[:] = 0.0
+            return out
+        last = self._mags[self._state[0] % 2].copy()
+        return self.process(last, out=out)
+
+    def _check(self, mag):
+        if count_bad(mag):
+            bad = ~(np.isfinite(mag) & (mag >= 0))
+            first = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"mag[{first}]={mag[first]!r}: expected finite non-negative magnitudes; "
+                f"found {int(bad.sum())} bad value(s) in a frame of {self.n_bins} bins")
+
+    def _warm_up(self):
+        # compile (or load from the on-disk cache) now, not in the first real call
+        self.reset()
+        probe = np.abs(np.cos(np.arange(self.n_bins, dtype=np.float64)))
+        self.process(probe)
+        self.reset()
