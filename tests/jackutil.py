@@ -1,0 +1,160 @@
+"""Private JACK dummy servers for tests: start one, wait for it, stop it.
+
+Each server gets its own name (``rtsynth-test-<pid>-<n>``), so tests never
+touch a user's JACK server nor collide with another test run on the machine.
+The dummy driver needs no sound card and runs at a real clock rate.
+"""
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server"]
+
+_counter = itertools.count()
+
+
+@dataclass
+class JackServer:
+    """A running private ``jackd`` with the dummy driver.
+
+    Attributes
+    ----------
+    name : str
+        Server name; pass as ``servername=`` to ``jack.Client`` (or set
+        ``JACK_DEFAULT_SERVER``).
+    rate : int
+        Sample rate in Hz.
+    blocksize : int
+        Frames per period.
+    process : subprocess.Popen
+    log_path : str
+        File receiving jackd's stdout and stderr.
+    """
+
+    name: str
+    rate: int
+    blocksize: int
+    process: subprocess.Popen = field(repr=False)
+    log_path: str = field(repr=False)
+
+    def log(self):
+        """Everything jackd has printed so far."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def jackd_path():
+    """Path of the ``jackd`` executable, or None when JACK is not installed."""
+    return shutil.which("jackd")
+
+
+def start_server(rate=48000, blocksize=256, name=None, timeout=10.0):
+    """Start a private dummy JACK server and wait until a client can connect.
+
+    Parameters
+    ----------
+    rate : int
+    blocksize : int
+    name : str, optional
+        Defaults to a name unique to this process and call.
+    timeout : float
+        Seconds to wait for the server to accept clients.
+
+    Returns
+    -------
+    JackServer
+
+    Raises
+    ------
+    FileNotFoundError
+        ``jackd`` is not installed.
+    RuntimeError
+        The server exited or did not accept a client within ``timeout``; the
+        message includes jackd's output.
+    """
+    exe = jackd_path()
+    if exe is None:
+        raise FileNotFoundError("jackd not found on PATH (Debian package jackd2)")
+    name = name or f"rtsynth-test-{os.getpid()}-{next(_counter)}"
+    fd, log_path = tempfile.mkstemp(prefix=f"{name}.", suffix=".log")
+    cmd = [exe, "--no-realtime", "-n", name,
+           "-d", "dummy", "-r", str(rate), "-p", str(blocksize)]
+    # Own session: a Ctrl-C meant for pytest must not kill the server mid-test
+    # before the fixture tears it down in order.
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    os.close(fd)
+    server = JackServer(name, rate, blocksize, proc, log_path)
+    try:
+        wait_for_server(server, timeout)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def wait_for_server(server, timeout=10.0):
+    """Block until a JACK client can open on ``server``.
+
+    Raises
+    ------
+    RuntimeError
+        jackd exited, or no client could connect within ``timeout`` seconds.
+    """
+    import jack
+
+    deadline = time.monotonic() + timeout
+    last = None
+    # libjack prints every failed attempt to stderr; the failures are expected
+    # while the server boots, so keep them quiet and report only the last one.
+    messages = []
+    jack.set_error_function(messages.append)
+    jack.set_info_function(messages.append)
+    try:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(
+                    f"jackd (server {server.name!r}) exited with status "
+                    f"{server.process.returncode} before accepting clients; its "
+                    f"output:\n{server.log()}")
+            try:
+                client = jack.Client("rtsynth-probe", servername=server.name,
+                                     no_start_server=True)
+            except jack.JackError as e:
+                last = e
+                time.sleep(0.05)
+                continue
+            client.close()
+            return
+    finally:
+        jack.set_error_function()
+        jack.set_info_function()
+    raise RuntimeError(
+        f"jackd (server {server.name!r}) accepted no client within {timeout} s "
+        f"(last error: {last}; libjack said: {' | '.join(messages[-3:])}); "
+        f"its output:\n{server.log()}")
+
+
+def stop_server(server, timeout=5.0):
+    """Terminate ``server`` (SIGTERM, then SIGKILL after ``timeout`` s) and remove its log."""
+    proc = server.process
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    try:
+        os.unlink(server.log_path)
+    except OSError:
+        pass
