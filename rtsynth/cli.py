@@ -23,8 +23,8 @@ PENDING = {
                "issue 4: CANNe live"),
     "devices": ("list audio and MIDI devices and JACK ports",
                 "issue 4: CANNe live"),
-    "inspect": ("validate a model bundle and print its manifest",
-                "issue 6: model bundles"),
+    "inspect": ("plot what each latent neuron of a model does",
+                "issue 6: knobs, presets and model inspection"),
 }
 
 
