@@ -5,6 +5,7 @@ touch a user's JACK server nor collide with another test run on the machine.
 The dummy driver needs no sound card and runs at a real clock rate.
 """
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -14,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server"]
+__all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server", "client"]
 
 _counter = itertools.count()
 
@@ -143,6 +144,27 @@ def wait_for_server(server, timeout=10.0):
         f"(last error: {last}; libjack said: {' | '.join(messages[-3:])}); "
         f"its output:\n{server.log()}")
 
+
+
+@contextlib.contextmanager
+def client(name, server):
+    """A ``jack.Client`` on ``server`` (never starting another), closed on exit.
+
+    Parameters
+    ----------
+    name : str
+        Client name.
+    server : JackServer
+    """
+    import jack
+
+    c = jack.Client(name, servername=server.name, no_start_server=True)
+    try:
+        yield c
+    finally:
+        if c.status is not None:
+            c.deactivate(ignore_errors=True)
+        c.close()
 
 def stop_server(server, timeout=5.0):
     """Terminate ``server`` (SIGTERM, then SIGKILL after ``timeout`` s) and remove its log."""

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-jack = pytest.importorskip("jack")
+import jackutil
 
 pytestmark = pytest.mark.jack
 
@@ -23,9 +23,7 @@ def test_audio_loopback_through_server(jack_server):
     pos = [0]
     done = threading.Event()
 
-    client = jack.Client("rtsynth-test-audio", servername=jack_server.name,
-                         no_start_server=True)
-    try:
+    with jackutil.client("rtsynth-test-audio", jack_server) as client:
         out = client.outports.register("out")
         inp = client.inports.register("in")
 
@@ -46,8 +44,6 @@ def test_audio_loopback_through_server(jack_server):
         client.connect(out, inp)
         assert done.wait(10.0), f"only {pos[0]} of {total} frames processed in 10 s"
         client.deactivate()
-    finally:
-        client.close()
 
     nonzero = np.flatnonzero(rec)
     assert nonzero.size, "nothing arrived at the input port"
@@ -65,9 +61,7 @@ def test_midi_note_on_through_server(jack_server):
     received = []
     got = threading.Event()
 
-    client = jack.Client("rtsynth-test-midi", servername=jack_server.name,
-                         no_start_server=True)
-    try:
+    with jackutil.client("rtsynth-test-midi", jack_server) as client:
         out = client.midi_outports.register("out")
         inp = client.midi_inports.register("in")
 
@@ -86,8 +80,6 @@ def test_midi_note_on_through_server(jack_server):
         client.connect(out, inp)
         assert got.wait(10.0), "no MIDI event arrived within 10 s"
         client.deactivate()
-    finally:
-        client.close()
 
     assert received[0] == (offset, note_on)
     assert all(ev == (offset, note_on) for ev in received)
