@@ -138,3 +138,10 @@ def test_keyboard_interrupt_exits_130_quietly(monkeypatch, capsys):
     monkeypatch.setattr("rtsynth.host.resynth.run_demo", interrupted)
     assert cli.main(["demo"]) == 130
     assert capsys.readouterr().err == ""
+
+
+def test_resynth_methods_are_the_dsp_registry():
+    from rtsynth.dsp import PHASE_METHODS
+    from rtsynth.host.resynth import METHODS
+
+    assert set(METHODS) == set(PHASE_METHODS)

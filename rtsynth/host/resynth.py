@@ -22,13 +22,9 @@ __all__ = [
     "demo_signal", "resynthesize", "resynth_file", "run_demo",
 ]
 
-#: Phase methods by CLI name -> (dsp class name, constructor keyword arguments).
-METHODS = {
-    "rtpghi": ("RTPGHI", {"lookahead": 0}),
-    "rtpghi1": ("RTPGHI", {"lookahead": 1}),
-    "thesis": ("ThesisPhase", {}),
-    "random": ("RandomPhase", {"seed": 0}),
-}
+#: Phase methods by CLI name (built through :data:`rtsynth.dsp.PHASE_METHODS`;
+#: a plain tuple here so that ``rtsynth --help`` does not import numba).
+METHODS = ("rtpghi", "rtpghi1", "thesis", "random")
 
 DEMO_RATE = 44100
 
@@ -118,9 +114,8 @@ def resynthesize(x, n_fft, hop, method):
     if method not in METHODS:
         raise InputError(
             f"method={method!r}: expected one of {', '.join(METHODS)}")
-    cls_name, kwargs = METHODS[method]
     mags = np.abs(dsp.stft(x, n_fft, hop))
-    phaser = getattr(dsp, cls_name)(n_fft, hop, **kwargs)
+    phaser = dsp.PHASE_METHODS[method](n_fft, hop)
     latency = int(phaser.latency_frames)
     coeffs = np.zeros(mags.shape, dtype=np.complex128)
     # Frame by frame, exactly as the live path will feed it; a method with
