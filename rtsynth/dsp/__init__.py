@@ -1,6 +1,7 @@
 """rtsynth.dsp: streaming STFT, overlap-add, phase reconstruction (numpy/scipy/numba only)."""
 
 from .analysis import StreamingSTFT
+from .features import FEATURE_KINDS, frame_features, n_features
 from .baselines import RandomPhase, ThesisPhase
 from .metrics import spectral_convergence
 from .overlap_add import OverlapAdd
@@ -13,6 +14,7 @@ __all__ = [
     "StreamingSTFT", "OverlapAdd", "StftProcessor", "stft", "istft", "first_frame", "n_frames",
     "RTPGHI", "ThesisPhase", "RandomPhase", "spectral_convergence",
     "hann", "HANN_GAMMA", "gaussian_gamma", "PHASE_METHODS",
+    "FEATURE_KINDS", "frame_features", "n_features",
 ]
 
 #: Streaming phase builders by name, for command-line choices and benchmarks.

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtsynth.errors import ModelError
+from rtsynth.dsp.features import FEATURE_KINDS
+from rtsynth.dsp.features import n_features as feature_count
 
 __all__ = ["Manifest", "load_manifest", "MANIFEST_NAME", "SUPPORTED_FORMAT_VERSIONS", "KINDS",
            "WINDOWS", "INPUT_FEATURES", "FRAME_NORMALIZATIONS", "ONNX_FILES", "REQUIRED_FILES"]
@@ -22,7 +24,8 @@ SUPPORTED_FORMAT_VERSIONS = (1,)
 KINDS = ("canne", "anne")
 WINDOWS = ("hann",)
 #: input layout -> number of difference blocks appended to the magnitude frame
-INPUT_FEATURES = {"mag": 0, "mag+diff1": 1, "mag+diff2": 1, "mag+diff1+diff2": 2}
+#: allowed input_features values (the feature definitions live in rtsynth.dsp.features)
+INPUT_FEATURES = tuple(FEATURE_KINDS)
 FRAME_NORMALIZATIONS = ("max", "none")
 #: the ONNX files a manifest may list; only the decoder is required (a synth needs no encoder)
 ONNX_FILES = ("decoder.onnx", "encoder.onnx")
@@ -100,7 +103,7 @@ def load_manifest(folder) -> Manifest:
     n_fft = v.get("n_fft", lambda x: _is_int(x) and x >= 16 and x % 2 == 0, "an even int >= 16")
     n_bins = n_fft // 2 + 1
     latent_dim = v.get("latent_dim", lambda x: _is_int(x) and x >= 1, "an int >= 1")
-    features = v.get("input_features", None, "", allowed=tuple(INPUT_FEATURES))
+    features = v.get("input_features", None, "", allowed=INPUT_FEATURES)
     presets = v.get("presets", lambda p: isinstance(p, dict), "an object", default={})
     for key, vec in presets.items():
         v.check(f"presets[{key!r}]", vec, lambda x: _is_vector(x, latent_dim),
@@ -119,7 +122,7 @@ def load_manifest(folder) -> Manifest:
         latent_dim=latent_dim,
         latent_range=_latent_range(v, latent_dim),
         input_features=features,
-        n_features=n_bins * (1 + INPUT_FEATURES[features]),
+        n_features=feature_count(features, n_bins),
         frame_normalization=v.get("frame_normalization", None, "", allowed=FRAME_NORMALIZATIONS),
         corpus=v.get("corpus", lambda x: isinstance(x, dict), "an object"),
         metrics=v.get("metrics", lambda m: isinstance(m, dict) and all(
