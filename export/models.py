@@ -1,0 +1,95 @@
+"""The thesis autoencoders in PyTorch (only export/ imports torch).
+
+* :class:`ANNe` (chapter 3): 1025-512-256-128-64 encoder, mirrored decoder,
+  no bias terms (biases left a noise floor under latent gains), ReLU everywhere
+  except a sigmoid at the 64-neuron latent and at the output ("hybrid");
+  ``activation="sigmoid"``/``"relu"`` give the other two rows of table 3.3.
+* :class:`CANNe` (chapter 4): 17 fully connected layers, widths
+  in-1000-512-256-128-64-32-16-8-16-32-64-128-256-512-1024-n_bins, ReLU
+  everywhere (latent and output included), biases as in appendix A.2.
+
+Both expose ``encoder`` and ``decoder`` submodules, exported as separate ONNX
+graphs (design.md, model contract).
+"""
+
+from torch import nn
+
+__all__ = ["ANNe", "CANNe", "build_model", "count_weights", "ANNE_HIDDEN", "CANNE_ENCODER",
+           "CANNE_DECODER"]
+
+ANNE_HIDDEN = (512, 256, 128, 64)
+CANNE_ENCODER = (1000, 512, 256, 128, 64, 32, 16, 8)
+CANNE_DECODER = (16, 32, 64, 128, 256, 512, 1024)
+
+
+class ANNe(nn.Module):
+    """ANNe autoencoder. ``forward(features) -> (mag, z)``.
+
+    Parameters
+    ----------
+    n_features : int
+        Encoder input width (n_bins for plain magnitude frames).
+    n_bins : int
+        Decoder output width.
+    activation : {'hybrid', 'sigmoid', 'relu'}
+        Thesis table 3.3 variants; 'hybrid' is the shipped one.
+    bias : bool
+        The thesis uses none.
+    """
+
+    def __init__(self, n_features=1025, n_bins=1025, activation="hybrid", bias=False):
+        super().__init__()
+        hidden = ANNE_HIDDEN
+        act = {"hybrid": nn.ReLU, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}[activation]
+        edge = nn.ReLU if activation == "relu" else nn.Sigmoid
+        self.encoder = _mlp([n_features, *hidden], act, edge, bias)
+        self.decoder = _mlp([hidden[-1], *reversed(hidden[:-1]), n_bins], act, edge, bias)
+
+    def forward(self, x):
+        z = self.encoder(x)
+        return self.decoder(z), z
+
+
+class CANNe(nn.Module):
+    """CANNe autoencoder. ``forward(features) -> (mag, z)``; latent width 8.
+
+    Parameters
+    ----------
+    n_features : int
+        Encoder input width (2*n_bins for ``mag+diff1``).
+    n_bins : int
+        Decoder output width (2049 at n_fft 4096).
+    """
+
+    def __init__(self, n_features=4098, n_bins=2049, bias=True):
+        super().__init__()
+        self.encoder = _mlp([n_features, *CANNE_ENCODER], nn.ReLU, nn.ReLU, bias)
+        self.decoder = _mlp([CANNE_ENCODER[-1], *CANNE_DECODER, n_bins], nn.ReLU, nn.ReLU, bias)
+
+    def forward(self, x):
+        z = self.encoder(x)
+        return self.decoder(z), z
+
+
+def build_model(kind, n_features, n_bins, **kwargs):
+    """An ANNe or CANNe by name (``kind`` as in the manifest)."""
+    return {"anne": ANNe, "canne": CANNe}[kind](n_features=n_features, n_bins=n_bins, **kwargs)
+
+
+def _mlp(widths, act, last, bias):
+    # Linear layers with `act` after each hidden layer and `last` at the end
+    layers = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(a, b, bias=bias))
+        layers.append(last() if i == len(widths) - 2 else act())
+    return nn.Sequential(*layers)
+
+
+def count_weights(model):
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+if __name__ == "__main__":  # pragma: no cover - quick size check
+    for m in (ANNe(), CANNe()):
+        print(type(m).__name__, count_weights(m), "weights; decoder", count_weights(m.decoder))
