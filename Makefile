@@ -41,9 +41,10 @@ bench-deps: sys-deps
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# The stamp depends on pyproject.toml, so a changed dependency list re-installs.
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test,bench]'
+# The stamp depends on pyproject.toml and this file, so a changed dependency list
+# or install line re-installs.
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PY) -m pip install -q -e '.[test,bench,export]'
 	@touch $@
 
 test: setup
