@@ -14,7 +14,7 @@ graphs (design.md, model contract).
 
 from torch import nn
 
-__all__ = ["ANNe", "CANNe", "build_model", "count_weights", "ANNE_HIDDEN", "CANNE_ENCODER",
+__all__ = ["ANNe", "CANNe", "build_model", "count_weights", "thesis_init_", "ANNE_HIDDEN", "CANNE_ENCODER",
            "CANNE_DECODER"]
 
 ANNE_HIDDEN = (512, 256, 128, 64)
@@ -74,6 +74,17 @@ class CANNe(nn.Module):
 def build_model(kind, n_features, n_bins, **kwargs):
     """An ANNe or CANNe by name (``kind`` as in the manifest)."""
     return {"anne": ANNe, "canne": CANNe}[kind](n_features=n_features, n_bins=n_bins, **kwargs)
+
+
+def thesis_init_(model, std=0.15):
+    """Initialise every weight and bias as appendix A's TensorFlow code did.
+
+    ``tf.truncated_normal(stddev=0.15)``: normal, redrawn beyond two standard
+    deviations. Returns ``model``.
+    """
+    for p in model.parameters():
+        nn.init.trunc_normal_(p, std=std, a=-2 * std, b=2 * std)
+    return model
 
 
 def _mlp(widths, act, last, bias):

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from export.data import INPUT_FEATURES, corpus_info, load_features
-from export.models import build_model
+from export.models import build_model, thesis_init_
 from export.plots import plot_loss, plot_reconstructions
 
 __all__ = ["DEFAULTS", "evaluate", "main", "train"]
@@ -49,7 +49,7 @@ log = logging.getLogger("export.train")
 
 def train(kind, corpus_dir, run_dir, *, epochs, input_features=None, activation="hybrid",
           batch_size=256, lr=None, l2=None, seed=0, max_frames=None, threads=None,
-          progress=True) -> Path:
+          progress=True, init="default") -> Path:
     """Train (or resume training) up to ``epochs`` completed epochs.
 
     Parameters
@@ -71,6 +71,9 @@ def train(kind, corpus_dir, run_dir, *, epochs, input_features=None, activation=
         Train on a seeded random subset of this many train frames.
     progress : bool
         A tqdm bar over batches and one log line per epoch.
+    init : {'default', 'thesis'}
+        PyTorch's default initialisation, or the thesis' truncated normal
+        (std 0.15) on every weight and bias.
 
     Returns
     -------
@@ -96,9 +99,13 @@ def train(kind, corpus_dir, run_dir, *, epochs, input_features=None, activation=
               "n_bins": int(n_bins), "n_features": int(data["train"].shape[1]),
               **corpus_info(corpus_dir, n_bins), "corpus_dir": str(corpus_dir), "seed": int(seed),
               "batch_size": int(batch_size), "lr": float(lr if lr is not None else d["lr"]),
-              "l2": float(l2 if l2 is not None else d["l2"]), "loss": d["loss"]}
+              "l2": float(l2 if l2 is not None else d["l2"]), "loss": d["loss"], "init": init}
     model = build_model(kind, config["n_features"], n_bins,
                         **({"activation": activation} if kind == "anne" else {}))
+    if init == "thesis":
+        thesis_init_(model)
+    elif init != "default":
+        raise ValueError(f"init={init!r}: expected 'default' or 'thesis'")
     opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
     ckpt_path = run_dir / "checkpoint.pt"
     ckpt = _resume(ckpt_path, config, model, opt)
@@ -181,12 +188,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-frames", type=int)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", default="default", choices=("default", "thesis"))
     ap.add_argument("--no-bar", action="store_true", help="no tqdm bar (for log files)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     path = train(a.kind, a.corpus, a.run, epochs=a.epochs, input_features=a.input_features,
                  activation=a.activation, batch_size=a.batch_size, lr=a.lr, l2=a.l2, seed=a.seed,
-                 max_frames=a.max_frames, threads=a.threads, progress=not a.no_bar)
+                 max_frames=a.max_frames, threads=a.threads, progress=not a.no_bar,
+                 init=a.init)
     m = torch.load(path, weights_only=False)["metrics"]
     print(f"{path}: " + "  ".join(f"{k} {v:.4g}" for k, v in m.items()), flush=True)
     return 0

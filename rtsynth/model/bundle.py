@@ -89,7 +89,7 @@ class ModelBundle:
         return self.encoder_session
 
 
-def load_bundle(folder, *, need_encoder=None, threads=1) -> ModelBundle:
+def load_bundle(folder, *, need_encoder=None, threads=1, variant=None) -> ModelBundle:
     """Load and validate the bundle in ``folder``.
 
     Parameters
@@ -100,6 +100,10 @@ def load_bundle(folder, *, need_encoder=None, threads=1) -> ModelBundle:
         None: load it when the manifest lists it.
     threads : int
         onnxruntime intra-op threads per session (1 suits a real-time callback).
+    variant : str, optional
+        Load the files of a variant listed under ``variants`` in the manifest
+        (e.g. ``'int8'``: dynamically quantized weights) in place of the
+        fp32 ones; a graph the variant does not list stays fp32.
 
     Raises
     ------
@@ -116,14 +120,20 @@ def load_bundle(folder, *, need_encoder=None, threads=1) -> ModelBundle:
     if need_encoder and "encoder.onnx" not in m.files:
         raise ModelError(f"{m.path}: expected files to list encoder.onnx (need_encoder=True), "
                          f"found files={sorted(m.files)}.")
-    decoder = _open(m, "decoder.onnx", ("z", m.latent_dim), ("mag", m.n_bins), threads)
+    if variant is not None and variant not in m.variants:
+        raise ModelError(f"{m.path}: expected variants to list {variant!r}, "
+                         f"found variants={sorted(m.variants)}.")
+    chosen = {base: (base, sha) for base, sha in m.files.items()}
+    chosen.update(m.variants.get(variant, {}))
+    decoder = _open(m, *chosen["decoder.onnx"], ("z", m.latent_dim), ("mag", m.n_bins), threads)
     encoder = None
     if "encoder.onnx" in m.files and need_encoder is not False:
-        encoder = _open(m, "encoder.onnx", ("mag", m.n_features), ("z", m.latent_dim), threads)
+        encoder = _open(m, *chosen["encoder.onnx"], ("mag", m.n_features), ("z", m.latent_dim),
+                        threads)
     return ModelBundle(m, decoder, encoder)
 
 
-def _open(m, filename, want_in, want_out, threads):
+def _open(m, filename, want_sha, want_in, want_out, threads):
     """Hash-check, open and graph-check one ONNX file; returns its session."""
     path = m.folder / filename
     if not path.is_file():
@@ -131,8 +141,8 @@ def _open(m, filename, want_in, want_out, threads):
                          f"found no such file.")
     data = path.read_bytes()  # hash the very bytes we load, so nothing can change in between
     sha = hashlib.sha256(data).hexdigest()
-    if sha != m.files[filename]:
-        raise ModelError(f"{path}: expected sha256={m.files[filename]} (from {m.path.name}), "
+    if sha != want_sha:
+        raise ModelError(f"{path}: expected sha256={want_sha} (from {m.path.name}), "
                          f"found sha256={sha}.")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads

@@ -38,6 +38,8 @@ class Manifest:
 
     ``n_features`` (encoder input width) is derived: ``n_bins * (1 + diffs)``.
     ``files`` maps each listed ONNX file name to its lower-case sha256 hex.
+    ``variants`` maps a variant name (e.g. ``int8``) to ``{base file: (file, sha256)}``,
+    e.g. ``{"int8": {"decoder.onnx": ("decoder.int8.onnx", "ab12...")}}``.
     The dict fields are the parsed JSON, not copies; treat them as read-only.
     """
 
@@ -60,6 +62,7 @@ class Manifest:
     files: dict
     presets: dict = field(default_factory=dict)
     description: str = ""
+    variants: dict = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
@@ -131,6 +134,7 @@ def load_manifest(folder) -> Manifest:
         files=_files(v),
         presets=presets,
         description=v.get("description", lambda x: isinstance(x, str), "a string", default=""),
+        variants=_variants(v),
     )
 
 
@@ -173,10 +177,30 @@ def _files(v):
                   f"an object with keys among {', '.join(ONNX_FILES)} "
                   f"including {', '.join(REQUIRED_FILES)}")
     for name, entry in files.items():
-        v.check(f"files[{name!r}]", entry, lambda e: isinstance(e, dict) and isinstance(
-            e.get("sha256"), str) and re.fullmatch(r"[0-9a-fA-F]{64}", e["sha256"]) is not None,
-            '{"sha256": <64 hex digits>}')
+        v.check(f"files[{name!r}]", entry, _is_sha_entry, '{"sha256": <64 hex digits>}')
     return {name: entry["sha256"].lower() for name, entry in files.items()}
+
+
+def _variants(v):
+    # {"int8": {"decoder.int8.onnx": {"sha256": ...}}}: each file is <base stem>.<variant>.onnx
+    variants = v.get("variants", lambda x: isinstance(x, dict), "an object", default={})
+    out = {}
+    for name, files in variants.items():
+        allowed = {f"{b[:-5]}.{name}.onnx": b for b in ONNX_FILES}
+        v.check(f"variants[{name!r}]", files,
+                lambda f: isinstance(f, dict) and f"decoder.{name}.onnx" in f
+                and set(f) <= set(allowed),
+                f"an object with keys among {', '.join(allowed)} including decoder.{name}.onnx")
+        for fname, entry in files.items():
+            v.check(f"variants[{name!r}][{fname!r}]", entry, _is_sha_entry,
+                    '{"sha256": <64 hex digits>}')
+        out[name] = {allowed[f]: (f, e["sha256"].lower()) for f, e in files.items()}
+    return out
+
+
+def _is_sha_entry(e):
+    return (isinstance(e, dict) and isinstance(e.get("sha256"), str)
+            and re.fullmatch(r"[0-9a-fA-F]{64}", e["sha256"]) is not None)
 
 
 def _is_int(x):

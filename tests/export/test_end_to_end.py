@@ -64,8 +64,12 @@ def test_quantize_writes_int8_variants(canne_ckpt, tmp_path):
     assert set(raw["variants"]["int8"]) == {"encoder.int8.onnx", "decoder.int8.onnx"}
     for name, entry in raw["variants"]["int8"].items():
         assert entry["sha256"] == convert._sha256(out / name)
-    m = load_bundle(out).manifest
+    fp32, int8 = load_bundle(out), load_bundle(out, variant="int8")
+    m = fp32.manifest
     assert np.isfinite(m.metrics["int8_sc_cost"]) and abs(m.metrics["int8_sc_cost"]) < 0.5
+    z = np.asarray(m.presets["mid"], np.float32)
+    a, b = fp32.decode(z), int8.decode(z)
+    assert b.shape == a.shape and np.all(np.isfinite(b))
 
 
 def _random_anne(n_bins, bias=False):

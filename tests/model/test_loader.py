@@ -222,3 +222,47 @@ def test_graph_that_lies_about_its_output_shape(tmp_path):
     with pytest.raises(ModelError, match=fails(folder / "decoder.onnx", "output mag shape=[batch, 33]",
                                                "shape=['batch', None]")):
         load_bundle(folder)
+
+
+def _add_variant(folder, name="int8", files=("decoder",)):
+    """List copies of the fp32 graphs as a variant (their bytes are valid graphs)."""
+    import hashlib
+    m = json.loads((folder / "manifest.json").read_text())
+    entries = {}
+    for stem in files:
+        data = (folder / f"{stem}.onnx").read_bytes()
+        (folder / f"{stem}.{name}.onnx").write_bytes(data)
+        entries[f"{stem}.{name}.onnx"] = {"sha256": hashlib.sha256(data).hexdigest()}
+    m["variants"] = {name: entries}
+    write_manifest(folder, m)
+    return m
+
+
+def test_variant_loads_in_place_of_fp32(tmp_path):
+    folder = make_bundle(tmp_path / "b")
+    _add_variant(folder)
+    b = load_bundle(folder, variant="int8")
+    assert b.manifest.variants["int8"]["decoder.onnx"][0] == "decoder.int8.onnx"
+    assert b.decode(np.zeros(LATENT, np.float32)).shape == (N_BINS,)
+
+
+def test_unknown_variant_is_refused(tmp_path):
+    folder = make_bundle(tmp_path / "b")
+    with pytest.raises(ModelError, match=r"expected variants to list 'int8', found variants=\[\]"):
+        load_bundle(folder, variant="int8")
+
+
+def test_variant_file_hash_is_checked(tmp_path):
+    folder = make_bundle(tmp_path / "b")
+    _add_variant(folder)
+    (folder / "decoder.int8.onnx").write_bytes(b"changed")
+    with pytest.raises(ModelError, match=r"decoder\.int8\.onnx: expected sha256="):
+        load_bundle(folder, variant="int8")
+
+
+def test_variant_must_list_its_decoder(tmp_path):
+    folder = make_bundle(tmp_path / "b")
+    _add_variant(folder, files=("encoder",))
+    with pytest.raises(ModelError, match=r"expected variants\['int8'\] to be an object with keys "
+                                         r"among .* including decoder\.int8\.onnx"):
+        load_manifest(folder)
