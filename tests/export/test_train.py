@@ -10,7 +10,8 @@ CKPT_KEYS = {"model_state", "optimizer_state", "epoch", "config", "history", "me
 CONFIG_KEYS = {"kind", "input_features", "activation", "n_bins", "n_features", "sample_rate",
                "n_fft", "hop", "corpus_dir", "seed", "batch_size", "lr", "l2", "loss", "init"}
 HISTORY_KEYS = {"train_loss", "valid_loss", "valid_sc", "valid_mse"}
-METRIC_KEYS = {"valid_sc", "valid_mse", "test_sc", "test_mse", "epochs"}
+METRIC_KEYS = {"valid_sc", "valid_sc_frames", "valid_mse", "test_sc", "test_sc_frames", "test_mse",
+               "epochs"}
 QUICK = dict(max_frames=200, batch_size=100, threads=2, progress=False)
 
 
