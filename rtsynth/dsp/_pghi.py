@@ -41,7 +41,7 @@ from numba import njit
 
 from ._buckets import QUANTUM, bq_clear, bq_pop, bq_push
 
-__all__ = ["pghi_step", "count_bad", "LOG_FLOOR"]
+__all__ = ["pghi_step", "steady_frames", "count_bad", "LOG_FLOOR"]
 
 #: log of the smallest magnitude that counts as non-zero
 LOG_FLOOR = math.log(1e-300)
@@ -227,6 +227,28 @@ def _combine(mag, sign, phase, out):
         r = mag[m] * sign[m]
         p = np.float32(phase[m])
         out[m] = complex(r * math.cos(p), r * math.sin(p))
+
+
+@njit(cache=True, nogil=True)
+def steady_frames(phase0, phase1, mag, sign, out):
+    """Continue a steady spectrum: frame j gets ``phase0 + (j+1)*(phase1 - phase0)``.
+
+    With an unchanging magnitude the heap takes the same path every frame, so
+    each bin's phase advances by the same amount per frame; extrapolating it
+    costs no heap work. ``out`` is (k, M2) complex; returns the last phase in
+    ``phase1``.
+    """
+    k = out.shape[0]
+    m2 = mag.shape[0]
+    for m in range(m2):
+        step = phase1[m] - phase0[m]
+        p = phase0[m]
+        r = mag[m] * sign[m]
+        for j in range(k):
+            p += step
+            out[j, m] = complex(r * math.cos(p), r * math.sin(p))
+        phase1[m] = p - _TWO_PI * math.floor(p / _TWO_PI + 0.5)
+    return phase1
 
 
 @njit(cache=True, nogil=True)

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._buckets import n_buckets
-from ._pghi import LOG_FLOOR, count_bad, pghi_step
+from ._pghi import LOG_FLOOR, count_bad, pghi_step, steady_frames
 from .stft import check_geometry
 from .windows import gaussian_gamma
 
@@ -92,6 +92,7 @@ class RTPGHI:
         self._rng = np.zeros(1, dtype=np.uint64)
         self._state = np.zeros(2, dtype=np.int64)
         self._mag_in = np.zeros(m2)
+        self._phase0 = np.zeros(m2)
         self._warm_up()
 
     def reset(self):
@@ -139,6 +140,44 @@ class RTPGHI:
             mag, self._mags, self._slogs, self._tgrads, self._phase, self._fgrad, self._done,
             self._heads, self._links, self._qstate, self._sign, self._rng, self._state,
             self._params, out)
+        return out
+
+    def prefill(self, mag, out):
+        """Phase ``len(out)`` frames of an unchanging magnitude as if it had always been there.
+
+        Used at a note onset: overlap-adding these frames gives the steady
+        sound from the first output sample, instead of the causal integrator's
+        onset transient. Afterwards the state is as if ``process(mag)`` had
+        been called ``len(out)`` times on a long steady history, so the next
+        ``process`` continues seamlessly.
+
+        Parameters
+        ----------
+        mag : ndarray, shape (n_fft//2 + 1,)
+        out : ndarray, shape (k, n_fft//2 + 1), complex128, k >= 1
+
+        Returns
+        -------
+        ndarray
+            ``out``.
+        """
+        if out.ndim != 2 or out.shape[1] != self.n_bins or out.shape[0] < 1:
+            raise InputError(f"out.shape={out.shape}: expected (k >= 1, {self.n_bins})")
+        mag = np.asarray(mag, dtype=np.float64)
+        if mag.shape != (self.n_bins,):
+            raise InputError(
+                f"mag.shape={mag.shape}: RTPGHI(n_fft={self.n_fft}) expects one magnitude "
+                f"frame of {self.n_bins} bins")
+        if self.on_nonfinite == "raise":
+            self._check(mag)
+        self.reset()
+        # a steady history: three frames of `mag` (phase 0), then one real step
+        for _ in range(3):
+            self.process(mag, out=out[0])
+        self._phase0[:] = self._phase
+        self.process(mag, out=out[0])
+        steady_frames(self._phase0, self._phase, self._mags[self._state[0] % 2], self._sign,
+                      out)
         return out
 
     def flush(self, out=None):

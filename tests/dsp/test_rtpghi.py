@@ -170,3 +170,22 @@ def test_baselines_share_the_interface(rng):
         np.testing.assert_allclose(np.abs(out), mag, rtol=1e-9)
         with pytest.raises(InputError, match=r"expects one magnitude frame of 513 bins"):
             method.process(np.ones(10))
+
+
+@pytest.mark.parametrize("lookahead", [0, 1])
+def test_prefill_gives_the_steady_sound_from_the_first_sample(lookahead):
+    from rtsynth.dsp import OverlapAdd
+    n_fft, hop = 4096, 256
+    x = tone_with_fades(seconds=2.0)
+    mag = np.abs(stft(x, n_fft, hop))[150]  # one steady frame of the tone
+    ph = RTPGHI(n_fft, hop, lookahead=lookahead)
+    pre = ph.prefill(mag, out=np.empty((n_fft // hop, mag.size), complex))
+    ola = OverlapAdd(n_fft, hop)
+    ola.process(pre)  # warm-up: its samples precede the note
+    frames = np.array([ph.process(mag).copy() for _ in range(40)])
+    y = ola.process(frames)
+    # steady level from the first sample on: no onset transient, no fade-in
+    rms = np.sqrt(np.convolve(y ** 2, np.ones(hop) / hop, mode="valid"))
+    assert rms.min() > 0.9 * np.median(rms) and rms.max() < 1.1 * np.median(rms)
+    Y = np.abs(stft(y, n_fft, hop))[n_fft // hop:-n_fft // hop]
+    assert spectral_convergence(np.tile(mag, (Y.shape[0], 1)), Y) <= -20
