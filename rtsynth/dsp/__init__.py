@@ -7,6 +7,8 @@ from .metrics import spectral_convergence
 from .overlap_add import OverlapAdd
 from .processor import StftProcessor
 from .rtpghi import RTPGHI
+from .spectral import (F0Estimator, bin_ratio, estimate_f0, hz_to_midi, midi_to_hz,
+                       rescale_frequency, roll_bins)
 from .stft import first_frame, istft, n_frames, stft
 from .windows import HANN_GAMMA, gaussian_gamma, hann
 
@@ -15,6 +17,8 @@ __all__ = [
     "RTPGHI", "ThesisPhase", "RandomPhase", "spectral_convergence",
     "hann", "HANN_GAMMA", "gaussian_gamma", "PHASE_METHODS",
     "FEATURE_KINDS", "frame_features", "n_features",
+    "roll_bins", "rescale_frequency", "bin_ratio", "F0Estimator", "estimate_f0",
+    "midi_to_hz", "hz_to_midi",
 ]
 
 #: Streaming phase builders by name, for command-line choices and benchmarks.

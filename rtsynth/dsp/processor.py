@@ -1,10 +1,10 @@
 """Streaming analysis -> per-frame processing -> synthesis, with a fixed delay."""
 
 import numpy as np
-from numba import njit
 
 from ..errors import InputError
 from .analysis import StreamingSTFT
+from .buffers import move_to_front
 from .overlap_add import OverlapAdd
 from .stft import first_frame
 
@@ -111,14 +111,6 @@ class StftProcessor:
     def _compact(self):
         # move unread samples to the front so appends never run off the end
         if self._read:
-            self._fill = _move_to_front(self._fifo, self._read, self._fill)
+            self._fill = move_to_front(self._fifo, self._read, self._fill)
             self._read = 0
 
-
-@njit(cache=True, nogil=True)
-def _move_to_front(buf, start, stop):
-    # forward copy is safe for an overlapping move towards index 0
-    n = stop - start
-    for i in range(n):
-        buf[i] = buf[start + i]
-    return n

@@ -1,0 +1,13 @@
+"""rtsynth.control: MIDI parsing, event queues, CC -> command mapping (no audio I/O).
+
+Layer rule: imports only rtsynth.errors, numpy and the standard library; it
+never imports rtsynth.engine or rtsynth.host. It produces plain command tuples
+that the host applies to the engine.
+"""
+
+from .commands import CommandMapper, default_map, load_map, validate_map
+from .events import EventQueue
+from .midi import MidiParser, parse_message
+
+__all__ = ["EventQueue", "MidiParser", "parse_message", "CommandMapper", "default_map",
+           "load_map", "validate_map"]
