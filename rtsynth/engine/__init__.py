@@ -1,0 +1,8 @@
+"""rtsynth.engine: pure block processors (no devices, no files) built on dsp + model."""
+
+from .canne import MODES, CanneSynth
+from .envelope import ADSR
+from .limiter import SafetyLimiter
+from .schedule import render_with_events
+
+__all__ = ["CanneSynth", "MODES", "ADSR", "SafetyLimiter", "render_with_events"]

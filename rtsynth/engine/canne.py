@@ -1,0 +1,311 @@
+"""CANNe: the latent-controlled spectral synthesizer, as a pure block processor.
+
+Signal flow (design.md): 8 latents (smoothed per control tick) -> decoder (ONNX,
+run only when the latents move) -> per-voice magnitude transform (pitch or
+thesis bin shift, plus the model-rate -> output-rate frequency correction) ->
+per-voice RTPGHI -> overlap-add -> per-voice ADSR and velocity -> mix ->
+safety limiter. The engine never knows whether it runs live or offline: the
+host calls the event methods at the exact sample where an event falls (by
+splitting the block there) and ``process`` for the samples in between, so a
+render is sample-identical whatever the block sizes.
+"""
+
+import math
+
+import numpy as np
+
+from ..dsp import midi_to_hz, rescale_frequency, roll_bins
+from ..dsp.spectral import F0Estimator
+from ..errors import InputError
+from .limiter import SafetyLimiter
+from .voice import Voice
+
+__all__ = ["CanneSynth", "MODES"]
+
+#: note -> sound modes: the played pitch, or the thesis' integer bin roll
+MODES = ("pitch", "shift", "shift-nowrap")
+MAX_VOICES = 64
+
+
+class CanneSynth:
+    """Polyphonic CANNe synthesizer.
+
+    Parameters
+    ----------
+    bundle : rtsynth.model.ModelBundle
+        Any bundle; only its decoder is used.
+    sample_rate : int, optional
+        Output rate (default: the model's). Synthesis runs at this rate with
+        the model's n_fft; the frequency axis is rescaled by
+        ``model_rate / sample_rate`` so pitch stays right without resampling.
+    hop : int
+        Synthesis hop in samples, independent of the training hop.
+    polyphony : int
+        Voices (1..64); the oldest voice is stolen beyond that.
+    mode : {'pitch', 'shift', 'shift-nowrap'}
+        'pitch': each voice sounds its note (the decoded spectrum's estimated
+        fundamental is moved onto the note, A4 = ``a4`` Hz). 'shift': the
+        thesis' circular roll of the spectrum by ``bins_per_semitone`` bins per
+        semitone from note 60; 'shift-nowrap' drops what rolls off the end.
+    bend_range : float
+        Semitones for a full pitch-bend deflection.
+    velocity_curve : float
+        Level = (velocity / 127) ** velocity_curve.
+    adsr : tuple of float
+        (attack s, decay s, sustain level, release s).
+    latents : array_like, optional
+        Starting latents (default: the manifest's first preset, else the
+        middle of each latent's range).
+    smoothing : float
+        Latent smoothing time constant in seconds (no zipper noise on knobs).
+    level : float
+        RMS of one voice at full velocity.
+    max_block : int
+        Largest block ``process`` is given.
+    """
+
+    def __init__(self, bundle, *, sample_rate=None, hop=256, polyphony=8, mode="pitch",
+                 bins_per_semitone=1.0, a4=440.0, bend_range=2.0, velocity_curve=2.0,
+                 adsr=(0.005, 0.1, 0.8, 0.3), latents=None, smoothing=0.03, level=0.1,
+                 max_block=8192):
+        m = bundle.manifest
+        if mode not in MODES:
+            raise InputError(f"mode={mode!r}: expected one of {', '.join(MODES)}")
+        if not 1 <= int(polyphony) <= MAX_VOICES:
+            raise InputError(f"polyphony={polyphony!r}: expected 1..{MAX_VOICES}")
+        self.manifest = m
+        self.sample_rate = int(sample_rate or m.sample_rate)
+        self.n_fft, self.hop = m.n_fft, int(hop)
+        if not 1 <= self.hop <= self.n_fft // 4:
+            raise InputError(f"hop={hop!r}: expected 1..{self.n_fft // 4} (n_fft/4)")
+        self.mode, self.a4, self.bins_per_semitone = mode, float(a4), float(bins_per_semitone)
+        self.bend_range, self.velocity_curve = float(bend_range), float(velocity_curve)
+        self.level, self.max_block = float(level), int(max_block)
+        self.latency_samples = 0  # a note sounds from its own sample on
+        self._rate_ratio = m.sample_rate / self.sample_rate
+        self._decoder = bundle.decoder_binding(1)
+        self._lo, self._hi = (np.array(m.latent_range, dtype=np.float64).T.copy())
+        self._target = np.zeros(m.latent_dim)
+        self._z = np.zeros(m.latent_dim)
+        self._alpha = 1.0 - math.exp(-self.hop / (max(smoothing, 1e-6) * self.sample_rate))
+        self._base = np.zeros(m.n_bins)  # decoded spectrum at the model rate, level-scaled
+        self._base_version = 0
+        self._f0 = 0.0
+        self._f0_est = F0Estimator(m.n_fft, m.sample_rate)
+        self._bend = 0.0
+        self._sustain = False
+        self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr)
+                        for _ in range(int(polyphony))]
+        self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr)
+                       for _ in range(int(polyphony))]  # stolen voices fading out
+        self._ages = 0
+        self._mix = np.zeros(self.max_block)
+        self._limiter = SafetyLimiter(self.sample_rate)
+        self._clock = 0  # samples produced since reset; control ticks at multiples of hop
+        self._make_mag = self._voice_mag
+        self.set_latents(latents if latents is not None else self.default_latents())
+        self._z[:] = self._target
+        self._decode()
+
+    # ----------------------------------------------------------- control --
+    def apply(self, command):
+        """Apply one control command tuple (the control layer's vocabulary).
+
+        ``("note_on", note, velocity)``, ``("note_off", note)``,
+        ``("latent", index, value01)``, ``("pitch_bend", -1..1)``,
+        ``("sustain", bool)``, ``("all_notes_off",)``, ``("all_sound_off",)``;
+        others (e.g. ``("program", n)``) are ignored. Returns True if applied.
+        """
+        name = command[0]
+        if name == "note_on":
+            self.note_on(command[1], command[2])
+        elif name == "note_off":
+            self.note_off(command[1])
+        elif name == "latent":
+            if command[1] < self._target.size:
+                self.set_latent_normalized(command[1], command[2])
+        elif name == "pitch_bend":
+            self.pitch_bend(command[1])
+        elif name == "sustain":
+            self.sustain(command[1])
+        elif name == "all_notes_off":
+            self.all_notes_off()
+        elif name == "all_sound_off":
+            self.all_sound_off()
+        else:
+            return False
+        return True
+
+    def default_latents(self):
+        """The manifest's first preset, else the middle of every latent's range."""
+        if self.manifest.presets:
+            return np.asarray(next(iter(self.manifest.presets.values())), dtype=np.float64)
+        return 0.5 * (self._lo + self._hi)
+
+    @property
+    def latents(self):
+        """Target latents (what the knobs say; the sound follows within ``smoothing``)."""
+        return self._target.copy()
+
+    def set_latents(self, values):
+        """Set all target latents (latent units), clipped to the manifest ranges."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != self._target.shape or not np.all(np.isfinite(values)):
+            raise InputError(f"latents={values.tolist()!r}: expected "
+                             f"{self._target.size} finite values")
+        np.clip(values, self._lo, self._hi, out=self._target)
+
+    def set_latent(self, index, value):
+        """Set one target latent in latent units (clipped to its range)."""
+        self._target[index] = min(self._hi[index], max(self._lo[index], value))
+
+    def set_latent_normalized(self, index, value01):
+        """Set one latent from a 0..1 control value mapped onto its manifest range."""
+        self._target[index] = self._lo[index] + (self._hi[index] - self._lo[index]) * value01
+
+    def note_on(self, note, velocity):
+        """Start ``note`` (MIDI 0..127) at ``velocity`` (1..127) at the current sample."""
+        if velocity <= 0:
+            self.note_off(note)
+            return
+        voice = self._free_voice()
+        voice.mag_key = None
+        self._voice_mag(voice, note)
+        self._ages += 1
+        voice.start(note, (velocity / 127.0) ** self.velocity_curve, self._ages)
+
+    def note_off(self, note):
+        """Release ``note`` (held on while the sustain pedal is down)."""
+        for v in self._voices:
+            if v.note == note and v.held:
+                if self._sustain:
+                    v.sustained = True
+                else:
+                    v.release()
+
+    def sustain(self, on):
+        """Sustain pedal (CC64)."""
+        self._sustain = bool(on)
+        if not on:
+            for v in self._voices:
+                if v.sustained:
+                    v.release()
+
+    def pitch_bend(self, amount):
+        """Pitch bend, -1..1 of ``bend_range`` semitones."""
+        self._bend = max(-1.0, min(1.0, float(amount))) * self.bend_range
+
+    def all_notes_off(self):
+        """Release every voice (CC123)."""
+        for v in self._voices:
+            if v.active:
+                v.release()
+
+    def all_sound_off(self):
+        """Silence every voice now (CC120)."""
+        for v in self._voices + self._tails:
+            v.kill()
+
+    @property
+    def active_voices(self):
+        return sum(v.active for v in self._voices)
+
+    @property
+    def nonfinite_count(self):
+        """Non-finite values the phase stage and the limiter replaced so far."""
+        return self._limiter.nonfinite_count + sum(
+            v.phaser.nonfinite_count for v in self._voices + self._tails)
+
+    def reset(self):
+        """All sound off and the clock back to 0 (latents are kept)."""
+        self.all_sound_off()
+        self._limiter.reset()
+        self._clock = 0
+        self._z[:] = self._target
+        self._decode()
+
+    # ------------------------------------------------------------- audio --
+    def process(self, out):
+        """Render ``len(out)`` mono samples into ``out`` (float32 or float64); return it."""
+        n = out.shape[0]
+        if n > self.max_block:
+            raise InputError(f"block of {n} samples: expected at most max_block={self.max_block}")
+        done = 0
+        while done < n:
+            if self._clock % self.hop == 0:
+                self._tick()
+            step = min(n - done, self.hop - self._clock % self.hop)
+            mix = self._mix[:step]
+            mix[:] = 0.0
+            for v in self._voices:
+                if v.active:
+                    v.render(mix, self._make_mag)
+            for v in self._tails:
+                if v.active:
+                    v.render(mix, self._make_mag)
+            self._limiter.process(mix, out=mix)
+            out[done:done + step] = mix
+            done += step
+            self._clock += step
+        return out
+
+    # ----------------------------------------------------------- helpers --
+    def _tick(self):
+        """Control tick (every hop samples): smooth latents, decode when they moved."""
+        diff = self._target - self._z
+        if np.max(np.abs(diff)) > 1e-6:
+            self._z += self._alpha * diff
+            if np.max(np.abs(self._target - self._z)) < 1e-5:
+                self._z[:] = self._target
+            self._decode()
+
+    def _decode(self):
+        self._decoder.input[0] = self._z
+        mag = self._decoder.run()[0]
+        base = self._base
+        base[:] = mag
+        np.nan_to_num(base, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        np.maximum(base, 0.0, out=base)
+        # scale so a voice has RMS `level`: Parseval over the Hann-windowed frame
+        energy = float(np.dot(base, base))
+        rms = math.sqrt(16.0 * energy / (3.0 * self.manifest.n_fft ** 2)) if energy > 0 else 0.0
+        if rms > 0:
+            base *= self.level / rms
+        self._f0 = self._f0_est.estimate(base) if self.mode == "pitch" else 0.0
+        self._base_version += 1
+
+    def _voice_mag(self, voice, note=None):
+        """Refresh ``voice.mag`` from the base spectrum if anything it depends on moved."""
+        note = voice.note if note is None else note
+        key = (self._base_version, note, self._bend)
+        if voice.mag_key == key:
+            return
+        voice.mag_key = key
+        semis = note - 60 + self._bend
+        if self.mode == "pitch":
+            if self._f0 > 0:
+                ratio = midi_to_hz(note + self._bend, self.a4) / self._f0
+            else:  # no pitch found: treat the decoded sound as middle C
+                ratio = 2.0 ** (semis / 12.0)
+            rescale_frequency(self._base, ratio * self._rate_ratio, voice.mag)
+        else:
+            roll_bins(self._base, int(round(semis * self.bins_per_semitone)),
+                      self.mode == "shift", voice.mag)
+            if self._rate_ratio != 1.0:
+                rescale_frequency(voice.mag, self._rate_ratio, voice.mag)  # in place
+
+    def _free_voice(self):
+        idle = [v for v in self._voices if not v.active]
+        if idle:
+            return idle[0]
+        # steal: the oldest released voice, else the oldest; it fades out in a tail slot
+        released = [v for v in self._voices if not v.held]
+        victim = min(released or self._voices, key=lambda v: v.age)
+        i = self._voices.index(victim)
+        tail = next((t for t in self._tails if not t.active),
+                    min(self._tails, key=lambda t: t.age))
+        j = self._tails.index(tail)
+        victim.release(fast=True)
+        self._voices[i], self._tails[j] = tail, victim
+        tail.kill()
+        return tail

@@ -1,0 +1,70 @@
+"""The last stage of every engine: NaN guard and peak limiter, output always in [-1, 1]."""
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["SafetyLimiter"]
+
+
+class SafetyLimiter:
+    """Instant-attack peak limiter with a smooth release, plus a NaN/Inf guard.
+
+    Non-finite samples become 0 (counted in ``nonfinite_count``); the gain
+    drops at once to keep ``|y| <= ceiling`` and recovers with time constant
+    ``release`` seconds; a final clip makes ``[-1, 1]`` a guarantee rather
+    than an expectation.
+
+    Parameters
+    ----------
+    sample_rate : float
+    ceiling : float
+        Peak level, linear (0.98 = -0.18 dBFS).
+    release : float
+        Gain recovery time constant in seconds.
+    """
+
+    def __init__(self, sample_rate, ceiling=0.98, release=0.1):
+        self._state = np.array([1.0, 0.0])  # gain, non-finite count
+        self._params = np.array([ceiling, 1.0 - math.exp(-1.0 / (release * sample_rate))])
+        self.latency_samples = 0
+
+    @property
+    def nonfinite_count(self):
+        return int(self._state[1])
+
+    @property
+    def gain(self):
+        """Current gain (1.0 when not limiting)."""
+        return float(self._state[0])
+
+    def reset(self):
+        self._state[:] = (1.0, 0.0)
+
+    def process(self, block, out=None):
+        """Limit ``block``; ``out`` may be ``block`` itself. Returns ``out``."""
+        if out is None:
+            out = np.empty_like(block)
+        _limit(block, self._state, self._params, out)
+        return out
+
+
+@njit(cache=True, nogil=True)
+def _limit(x, state, params, out):
+    g, bad = state[0], state[1]
+    ceiling, rel = params[0], params[1]
+    for i in range(x.shape[0]):
+        v = x[i]
+        if not math.isfinite(v):
+            v = 0.0
+            bad += 1
+        a = abs(v)
+        target = ceiling / a if a > ceiling else 1.0
+        if target < g:
+            g = target
+        else:
+            g += (target - g) * rel
+        v *= g
+        out[i] = min(1.0, max(-1.0, v))
+    state[0], state[1] = g, bad

@@ -1,0 +1,103 @@
+"""One synthesizer voice: its magnitude frame -> RTPGHI -> overlap-add -> ADSR."""
+
+import numpy as np
+from numba import njit
+
+from ..dsp import OverlapAdd, RTPGHI
+from ..dsp.buffers import move_to_front
+from .envelope import ADSR
+
+__all__ = ["Voice"]
+
+
+class Voice:
+    """A voice's phase, overlap-add and envelope state; the engine owns its magnitude.
+
+    The voice's audio stream starts at the sample of its note-on: ``start``
+    prefills the overlap-add with the steady frames the sound would already
+    have had, so the first sample is at full spectrum and only the envelope
+    shapes the onset. After that a frame is made whenever output needs one
+    (:meth:`render`), from whatever ``mag`` holds at that moment.
+
+    Parameters
+    ----------
+    n_fft, hop : int
+        Synthesis frame and hop (samples at the output rate).
+    sample_rate : float
+    max_block : int
+        Largest number of samples one :meth:`render` call asks for.
+    """
+
+    def __init__(self, n_fft, hop, sample_rate, max_block, adsr=(0.005, 0.1, 0.8, 0.3)):
+        self.n_fft, self.hop = n_fft, hop
+        n_bins = n_fft // 2 + 1
+        self.phaser = RTPGHI(n_fft, hop, on_nonfinite="zero")
+        self.ola = OverlapAdd(n_fft, hop)
+        self.env = ADSR(sample_rate, *adsr)
+        self.mag = np.zeros(n_bins)
+        self.mag_key = None  # what `mag` was made from (the engine's cache key)
+        self._spec = np.zeros(n_bins, np.complex128)
+        self._prefill = np.zeros((-(-n_fft // hop), n_bins), np.complex128)
+        self._discard = np.zeros(self._prefill.shape[0] * hop)
+        self._fifo = np.zeros(max_block + 2 * hop)
+        self._env = np.zeros(max_block)
+        self._read = self._fill = 0
+        self.note = -1
+        self.gain = 0.0
+        self.age = 0  # note-on order, for stealing the oldest
+        self.held = False  # key down (or sustained by the pedal)
+        self.sustained = False
+
+    @property
+    def active(self):
+        return self.env.active
+
+    def start(self, note, gain, age):
+        """Begin a note: ``mag`` must already hold its spectrum."""
+        self.note, self.gain, self.age = note, gain, age
+        self.held, self.sustained = True, False
+        self.phaser.prefill(self.mag, out=self._prefill)
+        self.ola.reset()
+        self.ola.process(self._prefill, out=self._discard)  # samples before the note
+        self._read = self._fill = 0
+        self.env.reset()
+        self.env.note_on()
+
+    def release(self, fast=False):
+        self.held = self.sustained = False
+        self.env.note_off(fast)
+
+    def kill(self):
+        """Silence now (all sound off)."""
+        self.env.reset()
+        self.held = self.sustained = False
+        self.note = -1
+
+    def render(self, out, make_mag):
+        """Add the next ``len(out)`` samples of this voice into ``out``.
+
+        ``make_mag(voice)`` is called before each new frame so that the
+        engine can refresh ``mag`` (latents, pitch bend) at frame time.
+        """
+        n = out.shape[0]
+        hop = self.hop
+        if self._fill - self._read < n:
+            self._fill = move_to_front(self._fifo, self._read, self._fill)
+            self._read = 0
+            while self._fill < n:
+                make_mag(self)
+                self.phaser.process(self.mag, out=self._spec)
+                self.ola.add_frame(self._spec, self._fifo[self._fill:self._fill + hop])
+                self._fill += hop
+        env = self.env.render(self._env[:n])
+        _mix(out, self._fifo[self._read:self._read + n], env, self.gain)
+        self._read += n
+        if not self.env.active:
+            self.note = -1
+
+
+@njit(cache=True, nogil=True)
+def _mix(out, x, env, gain):
+    for i in range(out.shape[0]):
+        out[i] += x[i] * env[i] * gain
+
