@@ -7,14 +7,14 @@ from .metrics import spectral_convergence
 from .overlap_add import OverlapAdd
 from .processor import StftProcessor
 from .rtpghi import RTPGHI
-from .spectral import (F0Estimator, bin_ratio, estimate_f0, hz_to_midi, midi_to_hz,
+from .spectral import (F0Estimator, PartialShifter, bin_ratio, estimate_f0, hz_to_midi, midi_to_hz,
                        rescale_frequency, roll_bins)
 from .stft import first_frame, istft, n_frames, stft
 from .windows import HANN_GAMMA, gaussian_gamma, hann
 
 __all__ = [
     "StreamingSTFT", "OverlapAdd", "StftProcessor", "stft", "istft", "first_frame", "n_frames",
-    "RTPGHI", "ThesisPhase", "RandomPhase", "spectral_convergence",
+    "PartialShifter", "RTPGHI", "ThesisPhase", "RandomPhase", "spectral_convergence",
     "hann", "HANN_GAMMA", "gaussian_gamma", "PHASE_METHODS",
     "FEATURE_KINDS", "frame_features", "n_features",
     "roll_bins", "rescale_frequency", "bin_ratio", "F0Estimator", "estimate_f0",

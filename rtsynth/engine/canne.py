@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..dsp import midi_to_hz, rescale_frequency, roll_bins
+from ..dsp import PartialShifter, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
 from .limiter import SafetyLimiter
@@ -92,6 +92,8 @@ class CanneSynth:
         self._base_version = 0
         self._f0 = 0.0
         self._f0_est = F0Estimator(m.n_fft, m.sample_rate)
+        self._shifter = PartialShifter(m.n_bins)
+        self._scratch = np.zeros(m.n_bins)
         self._bend = 0.0
         self._sustain = False
         self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr)
@@ -287,12 +289,13 @@ class CanneSynth:
                 ratio = midi_to_hz(note + self._bend, self.a4) / self._f0
             else:  # no pitch found: treat the decoded sound as middle C
                 ratio = 2.0 ** (semis / 12.0)
-            rescale_frequency(self._base, ratio * self._rate_ratio, voice.mag)
+            self._shifter.process(self._base, ratio * self._rate_ratio, voice.mag)
         else:
+            target = self._scratch if self._rate_ratio != 1.0 else voice.mag
             roll_bins(self._base, int(round(semis * self.bins_per_semitone)),
-                      self.mode == "shift", voice.mag)
+                      self.mode == "shift", target)
             if self._rate_ratio != 1.0:
-                rescale_frequency(voice.mag, self._rate_ratio, voice.mag)  # in place
+                self._shifter.process(target, self._rate_ratio, voice.mag)
 
     def _free_voice(self):
         idle = [v for v in self._voices if not v.active]

@@ -1,0 +1,146 @@
+"""CanneSynth behaviour on a decoder with known harmonic spectra (tests/synth_bundles.py)."""
+
+import numpy as np
+import pytest
+
+from rtsynth.dsp import F0Estimator, hz_to_midi, stft
+from rtsynth.engine import CanneSynth, render_with_events
+from rtsynth.errors import InputError
+from rtsynth.model import load_bundle
+from synth_bundles import make_synth_bundle
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = make_synth_bundle(tmp_path_factory.mktemp("b") / "h", n_fft=4096, hop=1024,
+                               sample_rate=44100)
+    return load_bundle(folder)
+
+
+def play(synth, events, seconds, block=256):
+    out = np.zeros(int(seconds * synth.sample_rate), np.float32)
+    events = sorted(((int(t * synth.sample_rate), c) for t, c in events), key=lambda e: e[0])
+    render_with_events(synth, out, events, block=block)
+    return out
+
+
+def pitch_cents(x, note, sr=SR):
+    mag = np.abs(stft(x.astype(np.float64), 4096, 512)).mean(axis=0)
+    f0 = F0Estimator(4096, sr).estimate(mag)
+    return 100 * (hz_to_midi(f0) - note)
+
+
+@pytest.mark.parametrize("note", [36, 48, 60, 72, 84])
+def test_pitch_mode_plays_the_note_at_another_device_rate(bundle, note):
+    synth = CanneSynth(bundle, sample_rate=SR)
+    x = play(synth, [(0.0, ("note_on", note, 100))], 1.0)
+    assert abs(pitch_cents(x[4096:], note)) <= 10
+
+
+def test_onset_reaches_minus_6_db_within_3_ms(bundle):
+    synth = CanneSynth(bundle, sample_rate=SR, adsr=(0.0, 0.0, 1.0, 0.3))
+    x = play(synth, [(0.1, ("note_on", 60, 127))], 0.6)
+    start = int(0.1 * SR)
+    assert np.all(x[:start] == 0)
+    steady = np.sqrt(np.mean(x[start + 4800:start + 14400] ** 2))
+    env = np.sqrt(np.convolve(x[start:start + 1000] ** 2, np.ones(48) / 48, mode="valid"))
+    reached = np.argmax(env >= steady * 10 ** (-6 / 20))
+    assert reached + 48 <= 0.003 * SR
+
+
+def test_release_ends_in_silence(bundle):
+    synth = CanneSynth(bundle, sample_rate=SR, adsr=(0.005, 0.1, 0.8, 0.2))
+    x = play(synth, [(0.0, ("note_on", 64, 100)), (0.5, ("note_off", 64))], 1.0)
+    assert np.sqrt(np.mean(x[int(0.3 * SR):int(0.5 * SR)] ** 2)) > 1e-3
+    assert np.all(x[int(0.71 * SR):] == 0)
+    assert synth.active_voices == 0
+
+
+def test_offline_equals_block_by_block_at_any_block_size(bundle):
+    events = [(0.0, ("note_on", 60, 100)), (0.05, ("latent", 2, 0.8)), (0.1, ("note_on", 67, 80)),
+              (0.2, ("pitch_bend", 0.5)), (0.3, ("sustain", True)), (0.35, ("note_off", 60)),
+              (0.5, ("sustain", False)), (0.55, ("note_off", 67))]
+    renders = [play(CanneSynth(bundle, sample_rate=SR), events, 1.0, block=b)
+               for b in (64, 256, 1000)]
+    np.testing.assert_array_equal(renders[0], renders[1])
+    np.testing.assert_array_equal(renders[0], renders[2])
+
+
+def test_shift_mode_rolls_the_spectrum_by_bins(bundle):
+    synth = CanneSynth(bundle, mode="shift", bins_per_semitone=2.0)
+    play(synth, [(0.0, ("note_on", 62, 100))], 0.05)
+    voice = next(v for v in synth._voices if v.active)
+    np.testing.assert_allclose(voice.mag, np.roll(synth._base, 4))
+
+
+def test_latent_knob_moves_the_spectrum_without_steps(bundle):
+    synth = CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[0], smoothing=0.05)
+    x = play(synth, [(0.0, ("note_on", 60, 100)), (0.5, ("latent", 0, 0.0)),
+                     (0.5, ("latent", 5, 1.0))], 1.5)
+    S = np.abs(stft(x.astype(np.float64), 4096, 256))
+    before, after = S[60:80].mean(axis=0), S[-40:-20].mean(axis=0)
+    change = np.linalg.norm(after - before) / np.linalg.norm(before)
+    assert change > 0.2
+    # smoothed: no frame-to-frame jump bigger than a tenth of the total change
+    steps = np.linalg.norm(np.diff(S[85:200], axis=0), axis=1) / np.linalg.norm(before)
+    assert steps.max() < 0.1 * change + 0.05
+
+
+def test_sustain_pedal_holds_until_released(bundle):
+    synth = CanneSynth(bundle, sample_rate=SR, adsr=(0.005, 0.05, 0.8, 0.05))
+    x = play(synth, [(0.0, ("sustain", True)), (0.0, ("note_on", 60, 100)),
+                     (0.2, ("note_off", 60)), (0.6, ("sustain", False))], 1.0)
+    assert np.sqrt(np.mean(x[int(0.4 * SR):int(0.6 * SR)] ** 2)) > 1e-3
+    assert np.all(x[int(0.7 * SR):] == 0)
+
+
+def test_polyphony_steals_the_oldest_voice(bundle):
+    synth = CanneSynth(bundle, sample_rate=SR, polyphony=2)
+    x = play(synth, [(0.0, ("note_on", 60, 100)), (0.05, ("note_on", 64, 100)),
+                     (0.1, ("note_on", 67, 100)), (0.15, ("note_on", 72, 100))], 0.5)
+    assert synth.active_voices == 2
+    assert sorted(v.note for v in synth._voices) == [67, 72]
+    assert np.all(np.isfinite(x))
+
+
+def test_output_stays_within_full_scale(bundle):
+    synth = CanneSynth(bundle, sample_rate=SR, polyphony=32, level=0.5)
+    x = play(synth, [(0.0, ("note_on", n, 127)) for n in range(40, 72)], 0.5)
+    assert np.all(np.isfinite(x)) and np.max(np.abs(x)) <= 1.0
+
+
+def test_velocity_curve(bundle):
+    levels = []
+    for vel in (127, 64):
+        synth = CanneSynth(bundle, sample_rate=SR, velocity_curve=2.0)
+        x = play(synth, [(0.0, ("note_on", 60, vel))], 0.5)
+        levels.append(np.sqrt(np.mean(x[SR // 10:] ** 2)))
+    assert levels[1] / levels[0] == pytest.approx((64 / 127) ** 2, rel=0.02)
+
+
+def test_all_sound_off_is_immediate_and_all_notes_off_releases(bundle):
+    synth = CanneSynth(bundle, sample_rate=SR, adsr=(0.005, 0.1, 0.8, 0.5))
+    x = play(synth, [(0.0, ("note_on", 60, 100)), (0.2, ("all_sound_off",))], 0.4)
+    assert np.all(x[int(0.2 * SR):] == 0)
+    synth = CanneSynth(bundle, sample_rate=SR, adsr=(0.005, 0.1, 0.8, 0.5))
+    x = play(synth, [(0.0, ("note_on", 60, 100)), (0.2, ("all_notes_off",))], 0.4)
+    assert np.abs(x[int(0.25 * SR):int(0.3 * SR)]).max() > 0  # still releasing
+    assert synth._voices[0].env.releasing
+
+
+def test_process_returns_out(bundle):
+    synth = CanneSynth(bundle)
+    out = np.zeros(256, np.float32)
+    assert synth.process(out) is out
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"mode": "octave"}, r"mode='octave': expected one of pitch, shift, shift-nowrap"),
+    ({"polyphony": 65}, r"polyphony=65: expected 1..64"),
+    ({"hop": 2048}, r"hop=2048: expected 1..1024 \(n_fft/4\)"),
+])
+def test_bad_options(bundle, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        CanneSynth(bundle, **kwargs)
