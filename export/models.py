@@ -14,7 +14,7 @@ graphs (design.md, model contract).
 
 from torch import nn
 
-__all__ = ["ANNe", "CANNe", "build_model", "count_weights", "thesis_init_", "ANNE_HIDDEN", "CANNE_ENCODER",
+__all__ = ["ANNe", "CANNe", "build_model", "count_weights", "thesis_init_", "he_init_", "ANNE_HIDDEN", "CANNE_ENCODER",
            "CANNE_DECODER"]
 
 ANNE_HIDDEN = (512, 256, 128, 64)
@@ -84,6 +84,22 @@ def thesis_init_(model, std=0.15):
     """
     for p in model.parameters():
         nn.init.trunc_normal_(p, std=std, a=-2 * std, b=2 * std)
+    return model
+
+
+def he_init_(model, bias=0.01):
+    """He (Kaiming) normal weights and small positive biases.
+
+    Keeps activation variance constant through a deep ReLU stack so that few
+    units start (and stay) dead; PyTorch's default init shrinks activations
+    layer by layer, and CANNe's 8-unit bottleneck cannot afford dead units.
+    Returns ``model``.
+    """
+    for mod in model.modules():
+        if isinstance(mod, nn.Linear):
+            nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+            if mod.bias is not None:
+                nn.init.constant_(mod.bias, bias)
     return model
 
 

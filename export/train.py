@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from export.data import INPUT_FEATURES, corpus_info, load_features
-from export.models import build_model, thesis_init_
+from export.models import build_model, he_init_, thesis_init_
 from export.plots import plot_loss, plot_reconstructions
 
 __all__ = ["DEFAULTS", "evaluate", "main", "train"]
@@ -74,9 +74,9 @@ def train(kind, corpus_dir, run_dir, *, epochs, input_features=None, activation=
         Train on a seeded random subset of this many train frames.
     progress : bool
         A tqdm bar over batches and one log line per epoch.
-    init : {'default', 'thesis'}
-        PyTorch's default initialisation, or the thesis' truncated normal
-        (std 0.15) on every weight and bias.
+    init : {'default', 'thesis', 'he'}
+        PyTorch's default initialisation, the thesis' truncated normal (std
+        0.15) on every weight and bias, or He-normal weights with biases 0.01.
 
     Returns
     -------
@@ -108,8 +108,10 @@ def train(kind, corpus_dir, run_dir, *, epochs, input_features=None, activation=
                         **({"activation": activation} if kind == "anne" else {}))
     if init == "thesis":
         thesis_init_(model)
+    elif init == "he":
+        he_init_(model)
     elif init != "default":
-        raise ValueError(f"init={init!r}: expected 'default' or 'thesis'")
+        raise ValueError(f"init={init!r}: expected 'default', 'thesis' or 'he'")
     opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
     ckpt_path = run_dir / "checkpoint.pt"
     ckpt = _resume(ckpt_path, config, model, opt)
@@ -200,7 +202,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-frames", type=int)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--init", default="default", choices=("default", "thesis"))
+    ap.add_argument("--init", default="default", choices=("default", "thesis", "he"))
     ap.add_argument("--no-bar", action="store_true", help="no tqdm bar (for log files)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)

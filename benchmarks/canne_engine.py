@@ -1,0 +1,187 @@
+"""CANNe engine: onset latency, pitch accuracy, cost per block, and the thesis renderer.
+
+Measures, on a model bundle (default ``models/canne``):
+
+* note-on -> sound: samples from a note-on (attack 0) until the output's
+  short-time RMS reaches -6 dB of the note's steady level (offline render);
+* ``pitch`` mode accuracy: every C from C2 to C6 for the default latents and
+  each preset, f0 of the render (rtsynth.dsp.F0Estimator) in cents from the note;
+* cost at 48 kHz / block 256: DSP µs per block (median, p99) and real-time
+  factor for 1, 8, 32 and 64 voices (held notes, a latent moving: the decoder
+  runs every tick);
+* the thesis renderer (appendix A.2 re-expressed: one decoder call per frame,
+  whole-buffer time-only phase, inverse STFT) against the streaming engine on
+  the same 10 s latent trajectory: wall-time ratio and SC of each against the
+  decoded magnitudes.
+
+Writes ``benchmarks/results/canne_engine.json`` / ``.png``.
+Usage: ``python benchmarks/canne_engine.py [--model models/canne] [--hop 256]``
+"""
+
+import argparse
+import gc
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rtsynth.dsp import (F0Estimator, ThesisPhase, hz_to_midi, istft,  # noqa: E402
+                         spectral_convergence, stft)
+from rtsynth.engine import CanneSynth, render_with_events  # noqa: E402
+from rtsynth.model import load_bundle  # noqa: E402
+
+SR, BLOCK = 48000, 256
+
+
+def onset_latency(bundle, hop):
+    synth = CanneSynth(bundle, sample_rate=SR, hop=hop, adsr=(0.0, 0.0, 1.0, 0.1))
+    out = np.zeros(SR, np.float32)
+    t0 = SR // 10
+    render_with_events(synth, out, [(t0, ("note_on", 60, 127))], block=BLOCK)
+    steady = np.sqrt(np.mean(out[t0 + SR // 4:] ** 2))
+    win = 48  # 1 ms RMS window, causal: ends at the sample it is reported for
+    rms = np.sqrt(np.convolve(out[t0:t0 + SR // 10] ** 2, np.ones(win) / win)[:SR // 10])
+    reached = int(np.argmax(rms >= steady * 10 ** (-6 / 20)))
+    return {"samples": reached, "ms": 1000 * reached / SR}
+
+
+def pitch_accuracy(bundle, hop):
+    sets = {"default": None, **{k: v for k, v in bundle.manifest.presets.items()}}
+    est = F0Estimator(bundle.manifest.n_fft, SR)
+    rows = []
+    for name, lat in sets.items():
+        for note in range(36, 85, 12):
+            synth = CanneSynth(bundle, sample_rate=SR, hop=hop, latents=lat)
+            out = np.zeros(SR, np.float32)
+            render_with_events(synth, out, [(0, ("note_on", note, 100))], block=BLOCK)
+            mag = np.abs(stft(out[SR // 10:].astype(np.float64), bundle.manifest.n_fft, 512))
+            f0 = est.estimate(mag.mean(axis=0))
+            cents = 100 * (hz_to_midi(f0) - note) if f0 > 0 else float("nan")
+            rows.append({"latents": name, "note": note, "f0": f0, "cents": cents,
+                         "decoded_f0": synth._f0})
+    return rows
+
+
+def cost(bundle, hop, voices, seconds=3.0):
+    synth = CanneSynth(bundle, sample_rate=SR, hop=hop, polyphony=voices)
+    for i in range(voices):
+        synth.note_on(36 + (i * 7) % 48, 100)
+    out = np.zeros(BLOCK, np.float32)
+    times = []
+    lo, hi = np.array(bundle.manifest.latent_range).T
+    n_blocks = int(seconds * SR / BLOCK)
+    gc.disable()
+    try:
+        for b in range(n_blocks):
+            # a knob turning all the time: the decoder runs at every control tick
+            synth.set_latent(0, lo[0] + (hi[0] - lo[0]) * (0.5 + 0.5 * np.sin(b / 50)))
+            t = time.perf_counter_ns()
+            synth.process(out)
+            times.append(time.perf_counter_ns() - t)
+    finally:
+        gc.enable()
+    us = np.asarray(times[20:]) / 1e3
+    period = 1e6 * BLOCK / SR
+    return {"voices": voices, "median_us": float(np.median(us)), "p99_us": float(np.percentile(us, 99)),
+            "load_median": float(np.median(us) / period), "load_p99": float(np.percentile(us, 99) / period),
+            "rtf": float(np.median(us) / period)}
+
+
+def thesis_vs_streaming(bundle, seconds=10.0):
+    m = bundle.manifest
+    n_fft, hop, sr = m.n_fft, m.hop, m.sample_rate
+    n_frames = int(seconds * sr / hop)
+    lo, hi = np.array(m.latent_range).T
+    t = np.linspace(0, 1, n_frames)[:, None]
+    lat = lo + (hi - lo) * (0.5 + 0.4 * np.sin(2 * np.pi * t * (1 + np.arange(m.latent_dim))))
+    # thesis: per-frame decoder call, whole-buffer time-only phase, inverse STFT
+    t0 = time.perf_counter()
+    mags = np.stack([bundle.decode(z.astype(np.float32)) for z in lat]).astype(np.float64)
+    phaser = ThesisPhase(n_fft, hop)
+    frames = np.stack([phaser.process(f).copy() for f in mags])
+    y_thesis = istft(frames, n_fft, hop, length=n_frames * hop)
+    t_thesis = time.perf_counter() - t0
+    # rtsynth: streaming engine, one voice, shift mode at note 60 (no shift), same latents per tick
+    synth = CanneSynth(bundle, sample_rate=sr, hop=hop, mode="shift", smoothing=1e-6,
+                       adsr=(0.0, 0.0, 1.0, 0.1), latents=lat[0], level=0.1)
+    out = np.zeros(n_frames * hop, np.float32)
+    t0 = time.perf_counter()
+    synth.note_on(60, 127)
+    for i in range(n_frames):
+        synth.set_latents(lat[i])
+        synth.process(out[i * hop:(i + 1) * hop])
+    t_rt = time.perf_counter() - t0
+    target = np.abs(stft(istft(mags.astype(complex), n_fft, hop, n_frames * hop), n_fft, hop))
+    def sc(y):
+        Y = np.abs(stft(y.astype(np.float64), n_fft, hop))
+        g = np.sum(Y * mags[:Y.shape[0]]) / max(np.sum(Y * Y), 1e-30)  # level-independent
+        k = min(len(Y), len(mags))
+        return spectral_convergence(mags[4:k - 4], g * Y[4:k - 4])
+    return {"seconds": seconds, "thesis_s": t_thesis, "rtsynth_s": t_rt,
+            "speed_ratio": t_thesis / t_rt, "sc_thesis_db": sc(y_thesis), "sc_rtsynth_db": sc(out),
+            "target_frames": int(target.shape[0])}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "models" / "canne"))
+    ap.add_argument("--hop", type=int, default=256)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    bundle = load_bundle(args.model, need_encoder=False)
+    res = {"benchmark": "canne_engine", "model": bundle.manifest.name, "date": time.strftime("%Y-%m-%d"),
+           "machine": platform.processor() or platform.machine(), "sample_rate": SR, "block": BLOCK,
+           "hop": args.hop}
+    res["onset"] = onset_latency(bundle, args.hop)
+    print(f"onset: {res['onset']['ms']:.2f} ms to -6 dB")
+    res["pitch"] = pitch_accuracy(bundle, args.hop)
+    worst = np.nanmax([abs(r["cents"]) for r in res["pitch"]])
+    print(f"pitch: worst {worst:.2f} cents over {len(res['pitch'])} renders")
+    res["cost"] = [cost(bundle, args.hop, v) for v in (1, 8, 32, 64)]
+    for r in res["cost"]:
+        print(f"{r['voices']:3d} voices: {r['median_us']:.0f} / {r['p99_us']:.0f} µs per block, "
+              f"load {100 * r['load_median']:.1f} % / p99 {100 * r['load_p99']:.1f} %")
+    res["thesis"] = thesis_vs_streaming(bundle)
+    th = res["thesis"]
+    print(f"thesis renderer {th['thesis_s']:.2f} s vs rtsynth {th['rtsynth_s']:.2f} s for "
+          f"{th['seconds']} s of latents (ratio {th['speed_ratio']:.2f}); SC "
+          f"{th['sc_thesis_db']:.1f} dB vs {th['sc_rtsynth_db']:.1f} dB")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "canne_engine.json").write_text(json.dumps(res, indent=1, default=float))
+    _plot(res, out / "canne_engine.png")
+    print(f"wrote {out / 'canne_engine.json'}")
+
+
+def _plot(res, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    v = [r["voices"] for r in res["cost"]]
+    a.plot(v, [100 * r["load_median"] for r in res["cost"]], "o-", label="median")
+    a.plot(v, [100 * r["load_p99"] for r in res["cost"]], "s--", label="p99")
+    a.axhline(70, color="r", ls=":", label="70 % target")
+    a.set(xlabel="voices", ylabel="DSP load (% of a 256-sample block at 48 kHz)",
+          title="CANNe cost per block", xscale="log")
+    a.legend()
+    notes = sorted({r["note"] for r in res["pitch"]})
+    for name in sorted({r["latents"] for r in res["pitch"]}):
+        rows = [r for r in res["pitch"] if r["latents"] == name]
+        b.plot([r["note"] for r in rows], [r["cents"] for r in rows], "o-", label=name)
+    b.axhspan(-10, 10, color="g", alpha=0.1, label="±10 cents")
+    b.set(xlabel="MIDI note", ylabel="cents from the note", xticks=notes,
+          title="pitch mode accuracy (render f0)")
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
