@@ -39,7 +39,10 @@ __all__ = ["convert_checkpoint", "convert_npz", "main", "OPSET", "PARITY_TOL", "
            "PRESET_PATCHES"]
 
 OPSET = 17
-PARITY_TOL = 1e-5      # max abs diff allowed between onnxruntime and torch
+# max diff allowed between onnxruntime and torch, relative to the output's scale
+# (max(1, max |output|)): absolute for the decoder's magnitudes (<= ~1); for an
+# encoder whose latents reach ~100, float32 rounding alone is ~1e-5 absolute
+PARITY_TOL = 1e-5
 PARITY_FRAMES = 1000   # validation frames used for the parity check
 PRESET_PATCHES = 4     # held-out (test) patches whose median latents become presets
 _BATCH = 4096
@@ -180,11 +183,13 @@ def _export_bundle(model, out_dir, name, fields, corpus_dir, quantize, presets):
             with torch.no_grad():
                 ref = net(torch.from_numpy(inp)).numpy()
             diff = float(np.abs(_run(sess[part], i, inp) - ref).max())
+            scale = max(1.0, float(np.abs(ref).max()))
             metrics[f"onnx_{part}_max_abs_diff"] = diff
-            if not diff <= PARITY_TOL:
+            metrics[f"onnx_{part}_max_rel_diff"] = diff / scale
+            if not diff <= PARITY_TOL * scale:
                 raise ModelError(f"{part}.onnx: expected onnxruntime to match torch within "
-                                 f"{PARITY_TOL:g} on {len(x)} validation frames, found max abs "
-                                 f"diff {diff:.3g}.")
+                                 f"{PARITY_TOL:g} x max(1, max|output|={scale:.3g}) on {len(x)} "
+                                 f"validation frames, found max abs diff {diff:.3g}.")
             inp = ref  # the decoder is checked on torch's own latents
         lo, hi = np.full(latent, np.inf), np.full(latent, -np.inf)
         train = split("train")[0]
