@@ -17,12 +17,6 @@ __all__ = ["main", "build_parser"]
 
 #: Subcommands not implemented yet -> (one-line help, the issue that brings them).
 PENDING = {
-    "play": ("play the CANNe synthesizer live from a MIDI keyboard",
-             "issue 4: CANNe live"),
-    "render": ("render a MIDI file through an instrument to a WAV file",
-               "issue 4: CANNe live"),
-    "devices": ("list audio and MIDI devices and JACK ports",
-                "issue 4: CANNe live"),
     "inspect": ("plot what each latent neuron of a model does",
                 "issue 6: knobs, presets and model inspection"),
 }
@@ -77,10 +71,59 @@ def build_parser():
         p.set_defaults(func=_pending)
 
     p = sub.add_parser(
-        "demo", help="resynthesize the built-in demo signal into out/demo_resynth.wav",
-        description="Rebuild the built-in demo signal from its magnitudes only and "
-                    "write out/demo_resynth.wav.")
+        "play", help="play the CANNe synthesizer live from a MIDI keyboard",
+        description="Play CANNe live: JACK (MIDI on <name>:midi_in) when a JACK server "
+                    "runs, else PortAudio with MIDI from rtmidi ports. Ctrl-C stops and "
+                    "prints the DSP load and xrun count.")
+    _instrument_args(p)
+    p.add_argument("--backend", choices=["jack", "portaudio"],
+                   help="audio backend (default: jack when a JACK server runs, else portaudio)")
+    p.add_argument("--jack-name", default="rtsynth", help="JACK client name (default: rtsynth)")
+    p.add_argument("--connect", action="store_true",
+                   help="JACK: connect out_1/out_2 to the system playback ports")
+    p.add_argument("--device", help="PortAudio output device, NAME (substring) or INDEX")
+    p.add_argument("--midi-in", metavar="NAME",
+                   help="MIDI input port name substring (rtmidi; with JACK: a JACK MIDI "
+                        "output to connect to midi_in)")
+    p.add_argument("--virtual-midi", action="store_true",
+                   help="PortAudio: also open a virtual MIDI input port")
+    p.add_argument("--sample-rate", type=int,
+                   help="PortAudio: output rate (default: the model's); JACK: must match the server")
+    p.add_argument("--block", type=int,
+                   help="frames per block (PortAudio default 256; JACK: the server's period)")
+    p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
+    p.set_defaults(func=_play)
+
+    p = sub.add_parser(
+        "render", help="render a MIDI file through an instrument to a WAV file",
+        description="Play a MIDI file (notes, velocity, CC 21-28 latents, pitch bend, "
+                    "sustain) through the same engine as live, sample-accurately, and "
+                    "write a WAV (written to a temporary file, renamed when complete).")
+    _instrument_args(p)
+    p.add_argument("--midi", required=True, metavar="IN.mid", help="Standard MIDI File")
+    p.add_argument("--out", required=True, metavar="OUT.wav", help="WAV file to write")
+    p.add_argument("--plot", metavar="OUT.png", help="also write a spectrogram PNG")
+    p.add_argument("--sample-rate", type=int, help="output rate (default: the model's)")
+    p.add_argument("--block", type=int, default=256,
+                   help="block size, as a live period (default: 256)")
+    p.add_argument("--pcm24", action="store_true",
+                   help="write 24-bit PCM instead of 32-bit float")
+    p.set_defaults(func=_render)
+
+    p = sub.add_parser("devices", help="list audio and MIDI devices and JACK ports",
+                       description="List audio devices (with host API), MIDI input ports "
+                                   "and, when a JACK server runs, its ports.")
+    p.set_defaults(func=_devices)
+
+    p = sub.add_parser(
+        "demo", help="play the built-in demo performance through CANNe (what `make run` does)",
+        description="Play the built-in demo performance through CANNe on the default "
+                    "device, then keep listening to MIDI until Ctrl-C; with no audio "
+                    "device, render it to OUT_DIR/demo.wav. Without a trained "
+                    "models/canne, run the phase-reconstruction demo instead.")
     p.add_argument("--out-dir", default="out", help="folder for the WAV (default: out)")
+    p.add_argument("--model", help="CANNe bundle folder (default: models/canne)")
+    p.add_argument("--render", action="store_true", help="render to a WAV even with a device")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser(
@@ -120,14 +163,82 @@ def _resynth(args):
 
 
 def _demo(args):
-    """``rtsynth demo``: what ``make run`` shows until the live instrument lands."""
-    from .host.resynth import run_demo
+    """``rtsynth demo``: what ``make run`` does."""
+    from .host.play import run_demo
 
-    r = run_demo(args.out_dir)
-    print(f"Wrote {r.out_path}: the demo signal rebuilt from magnitudes alone by "
-          f"{r.method} (SC = {_sc(r.sc_db)}); the live CANNe instrument arrives "
-          f"with issue 4.")
+    run_demo(args.out_dir, model=args.model, force_render=args.render)
     return 0
+
+
+def _instrument_args(p):
+    """Arguments shared by ``play`` and ``render``."""
+    p.add_argument("instrument", choices=["canne"], help="instrument (canne)")
+    p.add_argument("--model", metavar="FOLDER",
+                   help="model bundle folder (default: models/canne)")
+    p.add_argument("--latents", metavar="V1,...,V8", type=_floats,
+                   help="starting latents (default: the bundle's first preset)")
+    p.add_argument("--hop", type=_positive_int, default=256,
+                   help="synthesis hop in samples (default: 256)")
+    p.add_argument("--voices", type=_positive_int, default=8, help="polyphony 1..64 (default: 8)")
+    p.add_argument("--mode", choices=["pitch", "shift", "shift-nowrap"], default="pitch",
+                   help="note -> sound: the played pitch, or the thesis' bin shift (default: pitch)")
+
+
+def _floats(text):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers like 1,0,0,0,0,0,0,0, found {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, found {text!r}")
+    return values
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
+    return value
+
+
+def _play(args):
+    """``rtsynth play``: live until Ctrl-C."""
+    from .host.play import play
+
+    return play(args.instrument, model=args.model, backend=args.backend,
+                jack_name=args.jack_name, connect=args.connect, device=args.device,
+                midi_in=args.midi_in, virtual_midi=args.virtual_midi,
+                sample_rate=args.sample_rate, block=args.block, hop=args.hop,
+                voices=args.voices, mode=args.mode, latents=args.latents,
+                duration=args.duration)
+
+
+def _render(args):
+    """``rtsynth render``: a MIDI file through the engine into a WAV."""
+    from .host.play import resolve_bundle
+    from .host.render import render_midi
+
+    folder = resolve_bundle(args.instrument, args.model)
+    r = render_midi(folder, args.midi, args.out, sample_rate=args.sample_rate, block=args.block,
+                    latents=args.latents, plot=args.plot, progress=sys.stderr.isatty(),
+                    subtype="PCM_24" if args.pcm24 else "FLOAT", hop=args.hop,
+                    polyphony=args.voices, mode=args.mode)
+    extra = f" and {r.plot_path}" if r.plot_path else ""
+    warn = f"; {r.nonfinite} non-finite values replaced" if r.nonfinite else ""
+    print(f"Wrote {r.out_path}{extra}: {r.seconds:.2f} s at {r.sample_rate} Hz, "
+          f"{r.n_notes} notes, peak {r.peak:.3f}, rendered in {r.elapsed:.1f} s{warn}.")
+    return 0
+
+
+def _devices(args):
+    """``rtsynth devices``."""
+    from .host.play import list_devices
+
+    return list_devices()
 
 
 def _sc(sc_db):

@@ -14,7 +14,7 @@ from rtsynth import cli
 from rtsynth.errors import InputError
 
 SUBCOMMANDS = ["play", "render", "devices", "inspect", "demo", "resynth"]
-PENDING = {"play": "issue 4", "render": "issue 4", "devices": "issue 4", "inspect": "issue 6"}
+PENDING = {"inspect": "issue 6"}
 SC_LINE = re.compile(r"SC = (-?\d+\.\d+) dB")
 
 
@@ -112,20 +112,38 @@ def test_resynth_every_method_in_process(tmp_path, rng, capsys, method):
     assert y.shape == (n,) and rate == 22050 and np.all(np.isfinite(y))
 
 
-def test_demo_writes_wav_and_names_it(tmp_path, capsys):
+def test_demo_without_trained_bundle_falls_back_and_says_so(tmp_path, capsys, monkeypatch):
+    from rtsynth.host import play
+
+    monkeypatch.setattr(play, "_PACKAGE_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert cli.main(["demo", "--out-dir", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out.strip()
     wav = tmp_path / "out" / "demo_resynth.wav"
-    assert wav.exists() and str(wav) in out and "issue 4" in out
+    assert wav.exists() and str(wav) in out and "models/canne is missing" in out
     assert len(out.splitlines()) == 1
     assert sf.info(str(wav)).frames == 4 * 44100
+
+
+def test_demo_renders_performance_without_device(tmp_path, capsys, monkeypatch):
+    from synth_bundles import make_synth_bundle
+
+    from rtsynth.host import play
+
+    monkeypatch.setattr(play, "has_audio_output", lambda: False)
+    model = make_synth_bundle(tmp_path / "model")
+    assert cli.main(["demo", "--model", str(model), "--out-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.strip()
+    wav = tmp_path / "out" / "demo.wav"
+    assert wav.exists() and str(wav) in out and len(out.splitlines()) == 1
+    assert sf.info(str(wav)).duration > 7.5
 
 
 def test_rtsynth_error_becomes_exit_1(monkeypatch, capsys):
     def boom(*args, **kwargs):
         raise InputError("x=1: expected 2, found 1\nsecond line")
 
-    monkeypatch.setattr("rtsynth.host.resynth.run_demo", boom)
+    monkeypatch.setattr("rtsynth.host.play.run_demo", boom)
     assert cli.main(["demo"]) == 1
     err = capsys.readouterr().err
     assert err == "rtsynth: error: x=1: expected 2, found 1 second line\n"
@@ -135,7 +153,7 @@ def test_keyboard_interrupt_exits_130_quietly(monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rtsynth.host.resynth.run_demo", interrupted)
+    monkeypatch.setattr("rtsynth.host.play.run_demo", interrupted)
     assert cli.main(["demo"]) == 130
     assert capsys.readouterr().err == ""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .fileio import current_umask, one_line
 
 __all__ = [
     "METHODS", "DEMO_RATE", "ResynthResult",
@@ -202,7 +203,7 @@ def _read_mono(path):
     except (sf.SoundFileError, RuntimeError) as e:
         raise InputError(
             f"in={str(path)!r}: expected an audio file (WAV, FLAC, ...), "
-            f"found data libsndfile cannot read ({_one_line(e)})") from None
+            f"found data libsndfile cannot read ({one_line(e)})") from None
     if data.shape[0] == 0:
         raise InputError(
             f"in={str(path)!r}: expected at least one audio sample, found an empty file")
@@ -244,24 +245,12 @@ def _write_atomic(path, y, rate, fmt):
     try:
         sf.write(tmp, y, rate, format=fmt, subtype=subtype)
         # mkstemp makes the file owner-only; give it the usual umask-based mode.
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except (OSError, sf.SoundFileError, RuntimeError) as e:
         raise InputError(
             f"out={str(path)!r}: expected a writable file, found the write failed "
-            f"({_one_line(e)})") from None
+            f"({one_line(e)})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _umask():
-    """The process umask (read by setting it, then putting it back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _one_line(exc):
-    """An exception's message squeezed onto one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__

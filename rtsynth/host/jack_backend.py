@@ -1,0 +1,200 @@
+"""JACK backend: a client with ``out_1``, ``out_2`` and a JACK MIDI input ``midi_in``.
+
+MIDI arrives in the process callback itself, each event with its frame offset
+within the period, so notes and knobs land on their exact sample (JACK MIDI
+is sample-accurate). The callback follows design.md: no allocation of
+containers, no I/O, no locks; it parses each event with
+:func:`rtsynth.control.parse_message`, maps it with the CommandMapper into
+preallocated :class:`~rtsynth.host.runtime.EventSlots`, renders with
+:func:`rtsynth.engine.schedule.render_with_events` into ``out_1`` and copies
+that to ``out_2``.
+"""
+
+import threading
+import time
+
+from ..control import CommandMapper, parse_message
+from ..engine.schedule import render_with_events
+from ..errors import DeviceError
+from .runtime import DspMeter, EventSlots
+
+__all__ = ["JackHost", "jack_server_running", "open_client", "DEFAULT_NAME"]
+
+DEFAULT_NAME = "rtsynth"
+
+
+def _quiet_jack():
+    import jack
+
+    jack.set_error_function(lambda msg: None)
+    jack.set_info_function(lambda msg: None)
+
+
+def _loud_jack():
+    import jack
+
+    jack.set_error_function()
+    jack.set_info_function()
+
+
+def open_client(name, servername=None, quiet=True):
+    """Open a JACK client without starting a server; DeviceError (one sentence) when none runs.
+
+    libjack's own messages stay silenced while ``quiet`` (until :func:`_loud_jack`),
+    so a server going away is reported in one sentence, not a screenful.
+    """
+    try:
+        import jack
+    except (ImportError, OSError) as e:
+        raise DeviceError(f"backend=jack: expected the JACK library (libjack, Debian package "
+                          f"jackd2), found it missing ({e}).") from None
+    _quiet_jack()
+    try:
+        return jack.Client(name, no_start_server=True, servername=servername)
+    except jack.JackError as e:
+        raise DeviceError(f"backend=jack: expected a running JACK server, found none "
+                          f"({' '.join(str(e).split())}); start one with jackd or use "
+                          f"--backend portaudio.") from None
+    finally:
+        if not quiet:
+            _loud_jack()
+
+
+def jack_server_running(servername=None):
+    """True when a JACK client can connect (never starts a server)."""
+    try:
+        client = open_client("rtsynth-probe", servername, quiet=False)
+    except DeviceError:
+        return False
+    client.close()
+    return True
+
+
+class JackHost:
+    """Run ``engine`` as a JACK client until stopped.
+
+    Parameters
+    ----------
+    engine : rtsynth.engine.canne.CanneSynth
+        Built for the server's sample rate (see :meth:`server_info`).
+    client : jack.Client
+        Opened with :func:`open_client` (not yet active).
+    mapper : rtsynth.control.CommandMapper, optional
+    connect : bool
+        Connect ``out_1``/``out_2`` to the physical playback ports.
+    midi_in : str, optional
+        Connect every JACK MIDI output port whose name contains this
+        (case-insensitive) to ``midi_in``; none matching -> DeviceError listing them.
+    queue : rtsynth.control.EventQueue, optional
+        Raw MIDI from other threads (a performance player), applied at offset 0.
+    """
+
+    def __init__(self, engine, client, *, mapper=None, connect=False, midi_in=None,
+                 queue=None, max_events=512):
+        self.engine = engine
+        self.client = client
+        self.mapper = mapper or CommandMapper()
+        self.queue = queue  # optional EventQueue of other sources (applied at offset 0)
+        self._on_queued = self._queued  # bound once, not per block
+        self.meter = DspMeter()
+        self.events = EventSlots(max_events)
+        self.shutdown = threading.Event()
+        self.shutdown_reason = ""
+        self.rate = client.samplerate
+        self.blocksize = client.blocksize
+        self.out_1 = client.outports.register("out_1")
+        self.out_2 = client.outports.register("out_2")
+        self.midi = client.midi_inports.register("midi_in")
+        self._connect = connect
+        self._midi_in = midi_in
+        self._midi_sources = self._match_midi(midi_in) if midi_in else []
+        self.error = None
+        client.set_process_callback(self._process)
+        client.set_xrun_callback(self._xrun)
+        client.set_shutdown_callback(self._shutdown)
+        client.set_blocksize_callback(self._blocksize)
+
+    # ------------------------------------------------------------ callbacks
+    def _process(self, frames):
+        t0 = time.perf_counter_ns()
+        try:
+            events = self.events
+            events.clear()
+            mapper = self.mapper
+            if self.queue is not None and len(self.queue):
+                events.offset = 0
+                self.queue.drain(self._on_queued)
+            for offset, data in self.midi.incoming_midi_events():
+                msg = parse_message(data[:])
+                if msg is not None:
+                    events.offset = offset
+                    mapper.map(msg[0], msg[1], msg[2], events)
+            out = self.out_1.get_array()
+            render_with_events(self.engine, out, events, 0, frames)
+            self.out_2.get_array()[:] = out
+        except Exception as e:  # never let an exception stop the JACK thread silently
+            if self.error is None:
+                self.error = e
+            self.out_1.get_array().fill(0.0)
+            self.out_2.get_array().fill(0.0)
+        self.meter.record(time.perf_counter_ns() - t0, frames)
+
+    def _queued(self, offset, status, d1, d2):
+        self.mapper.map(status, d1, d2, self.events)
+
+    def _xrun(self, delayed_usecs):
+        self.meter.xruns += 1
+
+    def _shutdown(self, status, reason):
+        self.shutdown_reason = reason or str(status)
+        self.shutdown.set()
+
+    def _blocksize(self, blocksize):
+        self.blocksize = blocksize
+
+    # ------------------------------------------------------------ control
+    def _match_midi(self, name):
+        ports = [p.name for p in self.client.get_ports(is_midi=True, is_output=True)]
+        found = [p for p in ports if name.lower() in p.lower()]
+        if not found:
+            raise DeviceError(f"midi_in={name!r}: expected a JACK MIDI output port containing "
+                              f"that name, found only: {', '.join(ports) or 'none'}.")
+        return found
+
+    def start(self):
+        """Activate the client and make the requested connections."""
+        import jack
+
+        try:
+            self.client.activate()
+        except jack.JackError as e:
+            raise DeviceError(f"backend=jack: expected to activate client {self.client.name!r}, "
+                              f"found the server refused ({' '.join(str(e).split())}).") from None
+        if self._connect:
+            playback = self.client.get_ports(is_physical=True, is_input=True, is_audio=True)
+            if not playback:
+                raise DeviceError("connect=True: expected physical JACK playback ports, found none.")
+            for port, dest in zip((self.out_1, self.out_2), playback * 2 if len(playback) == 1
+                                  else playback):
+                self.client.connect(port, dest)
+        for src in self._midi_sources:
+            self.client.connect(src, self.midi)
+
+    def wait(self):
+        """Block until Ctrl-C (returns) or a server shutdown (DeviceError)."""
+        while not self.shutdown.wait(0.1):
+            if self.error is not None:
+                raise DeviceError(f"backend=jack: the audio callback failed "
+                                  f"({type(self.error).__name__}: {self.error}).")
+        raise DeviceError(f"backend=jack: expected the JACK server to keep running, found it "
+                          f"shut down ({' '.join(self.shutdown_reason.split())}).")
+
+    def stop(self):
+        """Deactivate and close the client (safe after a server shutdown)."""
+        if self.shutdown.is_set():
+            return  # the server is gone: closing would block on a dead socket
+        try:
+            self.client.deactivate(ignore_errors=True)
+            self.client.close(ignore_errors=True)
+        finally:
+            _loud_jack()

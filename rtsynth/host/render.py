@@ -1,0 +1,324 @@
+"""Offline rendering: a MIDI file (or timed commands) through CANNe to a WAV file.
+
+The loop is the live one: each block of ``block`` samples gets the commands
+that fall inside it, with offsets relative to the block, and
+:func:`rtsynth.engine.schedule.render_with_events` applies them at their exact
+sample. An offline render is therefore the reference for what the live host
+plays with the same events and the same block size (and, the engine being
+block-size independent, with any block size).
+"""
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .fileio import current_umask, one_line
+
+__all__ = ["RenderResult", "render_midi", "render_events", "build_synth", "MAX_TAIL_SECONDS",
+           "SUBTYPES"]
+
+#: longest release tail rendered after the last event
+MAX_TAIL_SECONDS = 5.0
+#: WAV sample formats offered
+SUBTYPES = ("FLOAT", "PCM_24")
+#: progress bar only for renders longer than this (seconds of audio)
+_PROGRESS_MIN_SECONDS = 20.0
+_SILENCE = 1e-5
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What one offline render produced.
+
+    Attributes
+    ----------
+    out_path : pathlib.Path or None
+        The WAV written (None when rendering to memory only).
+    sample_rate, n_samples : int
+    n_events, n_notes : int
+        Commands applied, of which note-ons.
+    peak : float
+        Largest absolute sample.
+    nonfinite : int
+        Non-finite values the engine's guards replaced (0 for a healthy model).
+    tail_samples : int
+        Samples rendered after the last event (release tail).
+    plot_path : pathlib.Path or None
+    elapsed : float
+        Wall-clock seconds the render took.
+    audio : ndarray or None
+        The samples, when ``keep_audio`` was asked for.
+    """
+
+    out_path: Path
+    sample_rate: int
+    n_samples: int
+    n_events: int
+    n_notes: int
+    peak: float
+    nonfinite: int
+    tail_samples: int
+    plot_path: Path = None
+    elapsed: float = 0.0
+    audio: np.ndarray = None
+
+    @property
+    def seconds(self):
+        return self.n_samples / self.sample_rate
+
+
+def build_synth(bundle, *, sample_rate=None, block=256, latents=None, **engine_options):
+    """Load ``bundle`` (folder or ModelBundle) and build a CanneSynth for ``block``-sample blocks."""
+    from ..engine.canne import CanneSynth
+    from ..model import load_bundle
+
+    if isinstance(bundle, (str, os.PathLike)):
+        bundle = load_bundle(bundle)
+    block = _check_block(block)
+    engine_options.setdefault("max_block", max(block, 8192))
+    if latents is not None:
+        engine_options["latents"] = latents
+    return CanneSynth(bundle, sample_rate=sample_rate, **engine_options)
+
+
+def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECONDS,
+                  progress=False):
+    """Drive ``engine`` through ``events`` block by block, then its release tail.
+
+    Parameters
+    ----------
+    engine : rtsynth.engine.canne.CanneSynth
+    events : list of (int, tuple)
+        ``(sample_time, command)`` sorted by time.
+    block : int
+        Samples per block, as a live host's period.
+    out : callable, optional
+        Called with each finished block (a view that is reused: copy it to keep
+        it); when None the whole render is returned as an array.
+    max_tail : float
+        Seconds of release tail at most after the last event.
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    (ndarray or None, int, int)
+        The audio (when ``out`` is None), the number of samples, the tail length.
+    """
+    from ..engine.schedule import render_with_events
+
+    block = _check_block(block)
+    rate = engine.sample_rate
+    end = (events[-1][0] + 1) if events else 0
+    end = max(end, 0)
+    n_main = -(-end // block) * block
+    max_tail_blocks = -(-int(max_tail * rate) // block)
+    chunks = [] if out is None else None
+    buf = np.zeros(block, dtype=np.float32)
+    chunk_events = []
+    bar = None
+    if progress and n_main / rate >= _PROGRESS_MIN_SECONDS:
+        from tqdm import tqdm
+
+        bar = tqdm(total=round(n_main / rate, 1), unit="s", desc="render", leave=False,
+                   bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]")
+    i, pos, tail = 0, 0, 0
+    try:
+        while True:
+            if pos >= n_main:
+                if tail >= max_tail_blocks:
+                    break
+                if tail and engine.active_voices == 0 and float(np.max(np.abs(buf))) < _SILENCE:
+                    break
+                tail += 1
+            chunk_events.clear()
+            stop = pos + block
+            while i < len(events) and events[i][0] < stop:
+                chunk_events.append((events[i][0] - pos, events[i][1]))
+                i += 1
+            render_with_events(engine, buf, chunk_events, block=block)
+            if out is None:
+                chunks.append(buf.copy())
+            else:
+                out(buf)
+            pos = stop
+            if bar is not None and pos <= n_main and (pos // block) % 64 == 0:
+                bar.n = round(pos / rate, 1)
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+    audio = np.concatenate(chunks) if chunks else (np.zeros(0, np.float32) if out is None else None)
+    return audio, pos, tail * block
+
+
+def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=None,
+                plot=None, progress=True, subtype="FLOAT", keep_audio=False, mapper=None,
+                **engine_options):
+    """Render a MIDI file (or timed commands) through CANNe into a WAV file.
+
+    Parameters
+    ----------
+    bundle : str, os.PathLike or rtsynth.model.ModelBundle
+        The CANNe bundle (folder or loaded).
+    midi : str, os.PathLike or list of (int, tuple)
+        A Standard MIDI File, or ``(sample_time, command)`` pairs at the
+        render's sample rate.
+    out_path : str or os.PathLike or None
+        The WAV to write (via a temporary file in the same folder and a
+        rename; an interrupted render leaves no file). None: render only
+        (with ``keep_audio``).
+    sample_rate : int, optional
+        Output rate (default: the model's).
+    block : int
+        Block size (the live period this render stands for).
+    latents : array_like, optional
+        Starting latents (latent units); default the bundle's.
+    plot : str or os.PathLike, optional
+        Also write a spectrogram PNG here.
+    progress : bool
+        tqdm bar for long renders.
+    subtype : {'FLOAT', 'PCM_24'}
+    keep_audio : bool
+        Return the samples in the result.
+    mapper : rtsynth.control.CommandMapper, optional
+        For MIDI files (default: the packaged CANNe map).
+    **engine_options
+        Passed to :class:`rtsynth.engine.canne.CanneSynth` (hop, polyphony, mode, ...).
+
+    Returns
+    -------
+    RenderResult
+    """
+    import soundfile as sf
+
+    from .performance import read_midi
+
+    t0 = time.perf_counter()
+    if subtype not in SUBTYPES:
+        raise InputError(f"subtype={subtype!r}: expected one of {', '.join(SUBTYPES)}.")
+    out_path = None if out_path is None else Path(out_path)
+    if out_path is not None:
+        _check_out(out_path, (".wav",), "out")
+    plot = None if plot is None else Path(plot)
+    if plot is not None:
+        _check_out(plot, (".png",), "plot")
+    engine = build_synth(bundle, sample_rate=sample_rate, block=block, latents=latents,
+                         **engine_options)
+    rate = engine.sample_rate
+    if isinstance(midi, (str, os.PathLike)):
+        events = read_midi(midi, rate, mapper)
+    else:
+        events = sorted(((int(t), c) for t, c in midi), key=lambda e: e[0])
+    n_notes = sum(1 for _, c in events if c[0] == "note_on")
+
+    peak = [0.0]
+    keep = [] if (keep_audio or plot is not None) else None
+    tmp = None
+    writer = None
+    try:
+        if out_path is not None:
+            fd, tmp = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=".wav",
+                                       dir=out_path.parent)
+            os.close(fd)
+            writer = sf.SoundFile(tmp, "w", samplerate=rate, channels=1, format="WAV",
+                                  subtype=subtype)
+
+        def sink(buf):
+            p = float(np.max(np.abs(buf)))
+            if p > peak[0]:
+                peak[0] = p
+            if writer is not None:
+                writer.write(buf)
+            if keep is not None:
+                keep.append(buf.copy())
+
+        _, n, tail = render_events(engine, events, block=block, out=sink, progress=progress)
+        if writer is not None:
+            writer.close()
+            writer = None
+            os.chmod(tmp, 0o666 & ~current_umask())
+            os.replace(tmp, out_path)
+            tmp = None
+    except (OSError, sf.SoundFileError, RuntimeError) as e:
+        raise InputError(f"out={str(out_path)!r}: expected a writable file, found the write "
+                         f"failed ({one_line(e)}).") from None
+    finally:
+        if writer is not None:
+            writer.close()
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    audio = np.concatenate(keep) if keep else (np.zeros(0, np.float32) if keep is not None else None)
+    if plot is not None:
+        write_spectrogram(audio, rate, plot, title=_title(midi, out_path))
+    return RenderResult(out_path, rate, n, len(events), n_notes, peak[0], engine.nonfinite_count,
+                        tail, plot, time.perf_counter() - t0, audio if keep_audio else None)
+
+
+def write_spectrogram(audio, rate, path, title=""):
+    """Write a log-magnitude spectrogram PNG of ``audio`` (atomically)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError(f"plot={str(path)!r}: expected matplotlib to be installed "
+                         f"(pip install 'rtsynth[plot]'), found it missing.") from None
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
+    x = np.asarray(audio, dtype=np.float64)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak > 0:
+        x = x / peak  # 0 dB = the render's peak
+    if x.size < 2048:
+        x = np.pad(x, (0, 2048 - x.size))
+    ax.specgram(x, NFFT=2048, Fs=rate, noverlap=1536, cmap="magma", vmin=-100, scale="dB",
+                mode="magnitude")
+    ax.set_ylim(0, min(rate / 2, 8000))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _title(midi, out_path):
+    src = Path(midi).name if isinstance(midi, (str, os.PathLike)) else "performance"
+    return f"CANNe render of {src}" + (f" -> {out_path.name}" if out_path else "")
+
+
+def _check_block(block):
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not 1 <= block <= 65536:
+        raise InputError(f"block={block!r}: expected an integer 1..65536.")
+    return int(block)
+
+
+def _check_out(path, suffixes, name):
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{name}={str(path)!r}: expected a file name ending in "
+                         f"{' or '.join(suffixes)}, found {path.suffix or 'no extension'!r}.")
+    if path.is_dir():
+        raise InputError(f"{name}={str(path)!r}: expected a file path, found a folder.")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"{name}={str(path)!r}: expected an existing folder to write into, "
+                         f"found no folder {str(parent)!r}.")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{name}={str(path)!r}: expected a writable folder, found "
+                         f"{str(parent)!r} read-only.")

@@ -1,0 +1,151 @@
+"""Pieces both live backends share: event slots, DSP-load ring, interpreter settings, warm-up.
+
+Everything here is built before a stream starts; what the audio callback calls
+(:class:`EventSlots`, :meth:`DspMeter.record`) allocates no containers.
+"""
+
+import contextlib
+import gc
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["EventSlots", "DspMeter", "realtime_python", "warm_up", "SWITCH_INTERVAL",
+           "latency_line"]
+
+#: Python switch interval while a stream runs (design.md: measured 1,315 -> 4 xruns)
+SWITCH_INTERVAL = 0.0005
+
+
+class EventSlots:
+    """A fixed-capacity list of ``[offset, command]`` slots for one audio period.
+
+    Looks like a sequence of ``(offset, command)`` to
+    :func:`rtsynth.engine.schedule.render_with_events` (``len`` and indexing);
+    calling it with a command (the :meth:`CommandMapper.map` ``out`` protocol)
+    stores the command at the current :attr:`offset`. Events beyond the
+    capacity are counted in :attr:`dropped` and ignored. Nothing is allocated
+    per event.
+    """
+
+    __slots__ = ("slots", "n", "offset", "capacity", "dropped")
+
+    def __init__(self, capacity=512):
+        self.capacity = int(capacity)
+        self.slots = [[0, None] for _ in range(self.capacity)]
+        self.n = 0
+        self.offset = 0
+        self.dropped = 0
+
+    def clear(self):
+        slots = self.slots
+        for i in range(self.n):
+            slots[i][1] = None  # drop references to old commands
+        self.n = 0
+
+    def __call__(self, command):
+        n = self.n
+        if n >= self.capacity:
+            self.dropped += 1
+            return
+        slot = self.slots[n]
+        slot[0] = self.offset
+        slot[1] = command
+        self.n = n + 1
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return self.slots[i]
+
+
+class DspMeter:
+    """Per-block callback time in a preallocated ring; summarises as % of the period."""
+
+    def __init__(self, capacity=1 << 16):
+        self.ns = np.zeros(capacity, dtype=np.int64)
+        self.frames = np.zeros(capacity, dtype=np.int32)
+        self.mask = capacity - 1
+        assert capacity & self.mask == 0, "capacity must be a power of two"
+        self.count = 0
+        self.xruns = 0
+
+    def record(self, elapsed_ns, frames):
+        i = self.count & self.mask
+        self.ns[i] = elapsed_ns
+        self.frames[i] = frames
+        self.count += 1
+
+    def summary(self, rate):
+        """(median %, p99 %, max %, blocks measured) of each block's time over its period."""
+        n = min(self.count, self.mask + 1)
+        if n == 0 or not rate:
+            return (float("nan"),) * 3 + (0,)
+        period_ns = self.frames[:n].astype(np.float64) * 1e9 / rate
+        load = 100.0 * self.ns[:n] / np.maximum(period_ns, 1.0)
+        return (float(np.median(load)), float(np.percentile(load, 99)), float(load.max()), n)
+
+    def report(self, rate):
+        med, p99, mx, n = self.summary(rate)
+        if n == 0:
+            return f"DSP load: no blocks processed; xruns: {self.xruns}"
+        return (f"DSP load: median {med:.1f} %, p99 {p99:.1f} %, max {mx:.1f} % of the period "
+                f"({n} blocks); xruns: {self.xruns}")
+
+
+@contextlib.contextmanager
+def realtime_python():
+    """Short switch interval and no cyclic GC while a stream runs; restored on exit.
+
+    Call :func:`gc_freeze_after_warmup` (or ``gc.freeze()``) once everything
+    the callback touches exists, so the frozen objects are never scanned.
+    """
+    old_interval = sys.getswitchinterval()
+    was_enabled = gc.isenabled()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+        sys.setswitchinterval(old_interval)
+
+
+def warm_up(engine, block):
+    """Run every code path the callback will (numba kernels, decoder, voices), then reset.
+
+    The engine comes back silent, at clock 0, with its latents, bend and
+    sustain as before.
+    """
+    latents = engine.latents
+    buf = np.zeros(block, dtype=np.float32)
+    engine.note_on(60, 100)
+    engine.note_on(64, 80)
+    for i in range(max(8, -(-engine.n_fft // block) * 2)):
+        if i == 2:
+            engine.pitch_bend(0.5)
+            engine.set_latent_normalized(0, 0.3)
+        engine.process(buf)
+    engine.sustain(True)
+    engine.note_off(60)
+    engine.sustain(False)
+    engine.note_off(64)
+    engine.process(buf)
+    engine.pitch_bend(0.0)
+    engine.set_latents(latents)
+    engine.reset()
+    t = time.perf_counter_ns()  # touch the timers once
+    del t
+
+
+def latency_line(model, backend, rate, block, engine, voices):
+    """The one start-up line the issue asks for."""
+    n = block + engine.latency_samples
+    return (f"rtsynth: model {model}, backend {backend}, {rate} Hz, block {block}, "
+            f"synthesis hop {engine.hop}, {voices} voices, mode {engine.mode}, "
+            f"latency: {n} samples ({1000.0 * n / rate:.1f} ms)")
