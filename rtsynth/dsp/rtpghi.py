@@ -171,9 +171,14 @@ class RTPGHI:
         if self.on_nonfinite == "raise":
             self._check(mag)
         self.reset()
-        # a steady history: three frames of `mag` (phase 0), then one real step
-        for _ in range(3):
-            self.process(mag, out=out[0])
+        # a steady history: one step fills frame n's log magnitude and tgrad;
+        # copying them over the older slots makes frames n-2 and n-1 equal to it
+        self.process(mag, out=out[0])
+        head = int(self._state[1])
+        for ring in (self._slogs, self._tgrads):
+            ring[:] = ring[head]
+        self._mags[:] = self._mags[int(self._state[0]) % 2]
+        self._phase[:] = 0.0
         self._phase0[:] = self._phase
         self.process(mag, out=out[0])
         steady_frames(self._phase0, self._phase, self._mags[self._state[0] % 2], self._sign,

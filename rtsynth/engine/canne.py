@@ -20,11 +20,15 @@ from ..errors import InputError
 from .limiter import SafetyLimiter
 from .voice import Voice
 
-__all__ = ["CanneSynth", "MODES"]
+__all__ = ["CanneSynth", "MODES", "STARTS_PER_TICK"]
 
 #: note -> sound modes: the played pitch, or the thesis' integer bin roll
 MODES = ("pitch", "shift", "shift-nowrap")
 MAX_VOICES = 64
+#: voice starts per control tick: a note-on costs a prefill (~0.3 ms), so a
+#: 32-note cluster in one block would overrun the period; later starts wait for
+#: the next tick (deterministic, so offline and live stay identical)
+STARTS_PER_TICK = 8
 
 
 class CanneSynth:
@@ -101,6 +105,9 @@ class CanneSynth:
         self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr)
                        for _ in range(int(polyphony))]  # stolen voices fading out
         self._ages = 0
+        self._starts = 0  # voice starts in the current control tick
+        self._pending = np.zeros((128, 2), np.int64)  # deferred (note, velocity)
+        self._n_pending = 0
         self._mix = np.zeros(self.max_block)
         self._limiter = SafetyLimiter(self.sample_rate)
         self._clock = 0  # samples produced since reset; control ticks at multiples of hop
@@ -166,10 +173,21 @@ class CanneSynth:
         self._target[index] = self._lo[index] + (self._hi[index] - self._lo[index]) * value01
 
     def note_on(self, note, velocity):
-        """Start ``note`` (MIDI 0..127) at ``velocity`` (1..127) at the current sample."""
+        """Start ``note`` (MIDI 0..127) at ``velocity`` (1..127) at the current sample.
+
+        Beyond :data:`STARTS_PER_TICK` starts in one control tick, the note
+        starts at the next tick (at most a few ms later, and only for clusters
+        of more than that many simultaneous notes).
+        """
         if velocity <= 0:
             self.note_off(note)
             return
+        if self._starts >= STARTS_PER_TICK:
+            if self._n_pending < self._pending.shape[0]:
+                self._pending[self._n_pending] = (note, velocity)
+                self._n_pending += 1
+            return
+        self._starts += 1
         voice = self._free_voice()
         voice.mag_key = None
         self._voice_mag(voice, note)
@@ -178,6 +196,7 @@ class CanneSynth:
 
     def note_off(self, note):
         """Release ``note`` (held on while the sustain pedal is down)."""
+        self._drop_pending(note)
         for v in self._voices:
             if v.note == note and v.held:
                 if self._sustain:
@@ -199,12 +218,14 @@ class CanneSynth:
 
     def all_notes_off(self):
         """Release every voice (CC123)."""
+        self._n_pending = 0
         for v in self._voices:
             if v.active:
                 v.release()
 
     def all_sound_off(self):
         """Silence every voice now (CC120)."""
+        self._n_pending = 0
         for v in self._voices + self._tails:
             v.kill()
 
@@ -253,7 +274,13 @@ class CanneSynth:
 
     # ----------------------------------------------------------- helpers --
     def _tick(self):
-        """Control tick (every hop samples): smooth latents, decode when they moved."""
+        """Control tick (every hop samples): deferred starts, latent smoothing, decoding."""
+        self._starts = 0
+        if self._n_pending:
+            n = self._n_pending
+            self._n_pending = 0
+            for i in range(n):
+                self.note_on(int(self._pending[i, 0]), int(self._pending[i, 1]))
         diff = self._target - self._z
         if np.max(np.abs(diff)) > 1e-6:
             self._z += self._alpha * diff
@@ -296,6 +323,14 @@ class CanneSynth:
                       self.mode == "shift", target)
             if self._rate_ratio != 1.0:
                 self._shifter.process(target, self._rate_ratio, voice.mag)
+
+    def _drop_pending(self, note):
+        keep = 0
+        for i in range(self._n_pending):
+            if self._pending[i, 0] != note:
+                self._pending[keep] = self._pending[i]
+                keep += 1
+        self._n_pending = keep
 
     def _free_voice(self):
         idle = [v for v in self._voices if not v.active]

@@ -38,7 +38,7 @@ class Voice:
         self.mag_key = None  # what `mag` was made from (the engine's cache key)
         self._spec = np.zeros(n_bins, np.complex128)
         self._prefill = np.zeros((-(-n_fft // hop), n_bins), np.complex128)
-        self._discard = np.zeros(self._prefill.shape[0] * hop)
+        self._prefill_time = np.zeros((self._prefill.shape[0], n_fft))
         self._fifo = np.zeros(max_block + 2 * hop)
         self._env = np.zeros(max_block)
         self._read = self._fill = 0
@@ -58,7 +58,7 @@ class Voice:
         self.held, self.sustained = True, False
         self.phaser.prefill(self.mag, out=self._prefill)
         self.ola.reset()
-        self.ola.process(self._prefill, out=self._discard)  # samples before the note
+        self.ola.prime(self._prefill, self._prefill_time)  # their samples precede the note
         self._read = self._fill = 0
         self.env.reset()
         self.env.note_on()

@@ -118,3 +118,13 @@ def test_bad_shapes_are_clear_errors():
         StreamingSTFT(1024, 256).process(np.zeros(10), out=np.zeros((1, 513), complex))
     with pytest.raises(InputError, match=r"frames.shape=\(2, 100\): expected \(k, 513\)"):
         OverlapAdd(1024, 256).process(np.zeros((2, 100), complex))
+
+
+def test_prime_leaves_the_state_process_would(rng):
+    X = stft(rng.standard_normal(12000), 1024, 256)
+    a, b = OverlapAdd(1024, 256), OverlapAdd(1024, 256)
+    a.process(X[:7])
+    b.process(X[:7])
+    a.process(X[7:12])
+    b.prime(X[7:12])
+    np.testing.assert_allclose(a.process(X[12:20]), b.process(X[12:20]), atol=1e-12)

@@ -144,3 +144,20 @@ def test_process_returns_out(bundle):
 def test_bad_options(bundle, kwargs, match):
     with pytest.raises(InputError, match=match):
         CanneSynth(bundle, **kwargs)
+
+
+def test_a_big_cluster_starts_over_a_few_ticks_deterministically(bundle):
+    from rtsynth.engine.canne import STARTS_PER_TICK
+    events = [(0.01, ("note_on", n, 100)) for n in range(40, 72)]
+    events.append((0.01, ("note_off", 71)))  # a note still waiting is cancelled
+    renders = []
+    for block in (64, 1000):
+        synth = CanneSynth(bundle, sample_rate=SR, polyphony=32)
+        out = play(synth, events, 0.2, block=block)
+        renders.append(out)
+    np.testing.assert_array_equal(renders[0], renders[1])
+    assert synth.active_voices == 31
+    ticks = -(-31 // STARTS_PER_TICK)
+    start = int(0.01 * SR)
+    assert np.abs(renders[0][start:start + 32]).max() > 0  # the first notes sound at once
+    assert synth._n_pending == 0 and ticks <= 4

@@ -1,0 +1,153 @@
+"""CANNe live on a JACK dummy server: DSP load and xruns with N held voices.
+
+Starts a private JACK dummy server (48 kHz / 256), runs ``rtsynth play canne
+--backend jack`` as a subprocess (as a musician would), holds N notes for
+``--seconds`` while two knobs move (the decoder runs at every control tick),
+then stops it with SIGINT and reads its exit line (DSP load median / p99 / max
+as % of the period, and the xrun count). The same duration with an idle JACK
+client gives the server's own xrun baseline on this machine.
+
+Writes ``benchmarks/results/canne_live.json`` / ``.png``.
+Usage: ``python benchmarks/canne_live.py [--model models/canne] [--voices 8 32] [--seconds 60]``
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the private-JACK-server helper the tests use
+
+import jackutil  # noqa: E402
+
+NAME = "rtbench"
+
+
+def run_voices(server, model, voices, seconds, hop):
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "rtsynth", "play", "canne", "--backend", "jack",
+                             "--model", str(model), "--jack-name", NAME, "--voices", str(voices),
+                             "--hop", str(hop)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            stdin=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        notes = [36 + (i * 5) % 60 for i in range(voices)]
+        state = {"t": 0, "armed": False, "sent": False}
+        with jackutil.client("rtbench-midi", server) as c:
+            out = c.midi_outports.register("out")
+
+            @c.set_process_callback
+            def process(frames):
+                out.clear_buffer()
+                if not state["armed"]:
+                    return
+                if not state["sent"]:
+                    for i, n in enumerate(notes):
+                        out.write_midi_event(min(frames - 1, i % frames), bytes([0x90, n, 100]))
+                    state["sent"] = True
+                state["t"] += 1
+                if state["t"] % 8 == 0:  # knobs: CC 21 and 22 every 8 periods (~43 ms)
+                    v = (state["t"] // 8) % 128
+                    out.write_midi_event(0, bytes([0xB0, 21, v]))
+                    out.write_midi_event(1, bytes([0xB0, 22, 127 - v]))
+
+            c.activate()
+            deadline = time.monotonic() + 60
+            while not c.get_ports(f"{NAME}:midi_in"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"rtsynth play did not start: {proc.communicate()}")
+                time.sleep(0.1)
+            time.sleep(0.5)
+            c.connect(out, f"{NAME}:midi_in")
+            state["armed"] = True
+            time.sleep(seconds)
+            c.deactivate()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    m = re.search(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the period "
+                  r"\((\d+) blocks\); xruns: (\d+)", stdout)
+    if not m:
+        raise RuntimeError(f"no DSP load line in rtsynth's output:\n{stdout}\n{stderr}")
+    return {"voices": voices, "seconds": seconds, "load_median": float(m.group(1)),
+            "load_p99": float(m.group(2)), "load_max": float(m.group(3)),
+            "blocks": int(m.group(4)), "xruns": int(m.group(5)),
+            "start_line": next((l for l in stdout.splitlines() if "latency:" in l), "")}
+
+
+def idle_baseline(server, seconds):
+    """xruns the server reports with an idle client for the same time."""
+    count = {"n": 0}
+    with jackutil.client("rtbench-idle", server) as c:
+        c.set_xrun_callback(lambda delay: count.__setitem__("n", count["n"] + 1))
+        c.set_process_callback(lambda frames: None)
+        c.activate()
+        time.sleep(seconds)
+        c.deactivate()
+    return count["n"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "models" / "canne"))
+    ap.add_argument("--voices", type=int, nargs="+", default=[8, 32])
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--hop", type=int, default=256, help="synthesis hop passed to rtsynth play")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    if not (Path(args.model) / "manifest.json").is_file():
+        print(f"canne_live: expected a model bundle at {args.model}, found none "
+              f"(pass --model)", file=sys.stderr)
+        return 1
+    server = jackutil.start_server(rate=48000, blocksize=256)
+    try:
+        res = {"benchmark": "canne_live", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
+               "block": 256, "hop": args.hop, "model": str(args.model),
+               "idle_xruns": idle_baseline(server, args.seconds), "runs": []}
+        print(f"idle client: {res['idle_xruns']} xruns in {args.seconds:.0f} s")
+        for v in args.voices:
+            r = run_voices(server, args.model, v, args.seconds, args.hop)
+            res["runs"].append(r)
+            print(f"{v:3d} voices: DSP load median {r['load_median']:.1f} %, p99 "
+                  f"{r['load_p99']:.1f} %, max {r['load_max']:.1f} %; xruns {r['xruns']}")
+    finally:
+        jackutil.stop_server(server)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "canne_live.json").write_text(json.dumps(res, indent=1))
+    _plot(res, out / "canne_live.png")
+    print(f"wrote {out / 'canne_live.json'}")
+    return 0
+
+
+def _plot(res, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = res["runs"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = range(len(runs))
+    ax.bar(x, [r["load_median"] for r in runs], label="median")
+    ax.errorbar(x, [r["load_median"] for r in runs],
+                yerr=[[0] * len(runs), [r["load_max"] - r["load_median"] for r in runs]],
+                fmt="none", ecolor="k", capsize=4, label="max")
+    ax.axhline(70, color="r", ls=":", label="70 % target")
+    ax.set_xticks(list(x), [f"{r['voices']} voices\n{r['xruns']} xruns" for r in runs])
+    ax.set_ylabel("DSP load, % of a 256-sample period")
+    ax.set_title(f"rtsynth play canne on JACK dummy 48 kHz/256, {runs[0]['seconds']:.0f} s")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
