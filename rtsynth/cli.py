@@ -177,8 +177,9 @@ def _instrument_args(p):
                    help="model bundle folder (default: models/canne)")
     p.add_argument("--latents", metavar="V1,...,V8", type=_floats,
                    help="starting latents (default: the bundle's first preset)")
-    p.add_argument("--hop", type=_positive_int, default=256,
-                   help="synthesis hop in samples (default: 256)")
+    p.add_argument("--hop", type=_positive_int, default=None,
+                   help="synthesis hop in samples (default: n_fft/8, 512 at n_fft 4096; "
+                        "chosen by measurement)")
     p.add_argument("--voices", type=_positive_int, default=8, help="polyphony 1..64 (default: 8)")
     p.add_argument("--mode", choices=["pitch", "shift", "shift-nowrap"], default="pitch",
                    help="note -> sound: the played pitch, or the thesis' bin shift (default: pitch)")

@@ -20,11 +20,15 @@ from ..errors import InputError
 from .limiter import SafetyLimiter
 from .voice import Voice
 
-__all__ = ["CanneSynth", "MODES", "STARTS_PER_TICK"]
+__all__ = ["CanneSynth", "MODES", "STARTS_PER_TICK", "DEFAULT_REDUNDANCY"]
 
 #: note -> sound modes: the played pitch, or the thesis' integer bin roll
 MODES = ("pitch", "shift", "shift-nowrap")
 MAX_VOICES = 64
+#: default synthesis redundancy n_fft / hop, chosen by measurement
+#: (benchmarks/canne_live.py, JACK dummy 48 kHz/256, 32 voices, n_fft 4096):
+#: hop 256 ran at 48 % median DSP load, hop 512 at 24 %, with similar p99
+DEFAULT_REDUNDANCY = 8
 #: voice starts per control tick: a note-on costs a prefill (~0.3 ms), so a
 #: 32-note cluster in one block would overrun the period; later starts wait for
 #: the next tick (deterministic, so offline and live stay identical)
@@ -42,8 +46,9 @@ class CanneSynth:
         Output rate (default: the model's). Synthesis runs at this rate with
         the model's n_fft; the frequency axis is rescaled by
         ``model_rate / sample_rate`` so pitch stays right without resampling.
-    hop : int
-        Synthesis hop in samples, independent of the training hop.
+    hop : int, optional
+        Synthesis hop in samples, independent of the training hop (default
+        ``n_fft // DEFAULT_REDUNDANCY``: 512 at n_fft 4096).
     polyphony : int
         Voices (1..64); the oldest voice is stolen beyond that.
     mode : {'pitch', 'shift', 'shift-nowrap'}
@@ -68,7 +73,7 @@ class CanneSynth:
         Largest block ``process`` is given.
     """
 
-    def __init__(self, bundle, *, sample_rate=None, hop=256, polyphony=8, mode="pitch",
+    def __init__(self, bundle, *, sample_rate=None, hop=None, polyphony=8, mode="pitch",
                  bins_per_semitone=1.0, a4=440.0, bend_range=2.0, velocity_curve=2.0,
                  adsr=(0.005, 0.1, 0.8, 0.3), latents=None, smoothing=0.03, level=0.1,
                  max_block=8192):
@@ -79,7 +84,8 @@ class CanneSynth:
             raise InputError(f"polyphony={polyphony!r}: expected 1..{MAX_VOICES}")
         self.manifest = m
         self.sample_rate = int(sample_rate or m.sample_rate)
-        self.n_fft, self.hop = m.n_fft, int(hop)
+        self.n_fft = m.n_fft
+        self.hop = int(hop) if hop is not None else self.n_fft // DEFAULT_REDUNDANCY
         if not 1 <= self.hop <= self.n_fft // 4:
             raise InputError(f"hop={hop!r}: expected 1..{self.n_fft // 4} (n_fft/4)")
         self.mode, self.a4, self.bins_per_semitone = mode, float(a4), float(bins_per_semitone)

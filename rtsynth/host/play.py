@@ -79,7 +79,7 @@ def _player(queue, messages, stop):
 
 
 def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", connect=False,
-         device=None, midi_in=None, virtual_midi=False, sample_rate=None, block=None, hop=256,
+         device=None, midi_in=None, virtual_midi=False, sample_rate=None, block=None, hop=None,
          voices=8, mode="pitch", latents=None, performance=None, out=None, duration=None):
     """Play the instrument live until Ctrl-C; return the exit status.
 

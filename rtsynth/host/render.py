@@ -80,6 +80,8 @@ def build_synth(bundle, *, sample_rate=None, block=256, latents=None, **engine_o
     if isinstance(bundle, (str, os.PathLike)):
         bundle = load_bundle(bundle)
     block = _check_block(block)
+    # an option left unset on the command line (None) takes the engine's default
+    engine_options = {k: v for k, v in engine_options.items() if v is not None}
     engine_options.setdefault("max_block", max(block, 8192))
     if latents is not None:
         engine_options["latents"] = latents
