@@ -1,8 +1,9 @@
 """rtsynth.engine: pure block processors (no devices, no files) built on dsp + model."""
 
+from .anne import AnneEffect, knob_sizes
 from .canne import MODES, CanneSynth
 from .envelope import ADSR
 from .limiter import SafetyLimiter
 from .schedule import render_with_events
 
-__all__ = ["CanneSynth", "MODES", "ADSR", "SafetyLimiter", "render_with_events"]
+__all__ = ["AnneEffect", "knob_sizes", "CanneSynth", "MODES", "ADSR", "SafetyLimiter", "render_with_events"]

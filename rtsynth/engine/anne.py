@@ -1,0 +1,238 @@
+"""ANNe: the autoencoder as a live effect, as a pure block processor.
+
+Signal flow (thesis chapter 3, design.md): streaming STFT of the input -> each
+frame divided by its max (remembered) -> encoder -> latent x knob gains (five
+adjacent sub-vectors a-e, gains 0.5..5.5, smoothed per frame) -> decoder ->
+times the remembered max -> the input's own phase -> overlap-add -> dry/wet
+with the dry path delayed by the same latency -> safety limiter.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..dsp import StftProcessor, frame_features
+from ..dsp.buffers import move_to_front
+from ..errors import InputError
+from .limiter import SafetyLimiter
+
+__all__ = ["AnneEffect", "knob_sizes", "KNOB_PRESETS", "GAIN_RANGE"]
+
+#: knob gain range (thesis 3.5.4)
+GAIN_RANGE = (0.5, 5.5)
+#: sub-vector size presets (thesis presets 1-3; 'custom' takes user sizes)
+KNOB_PRESETS = ("equal", "log-up", "log-down", "custom")
+N_KNOBS = 5
+
+
+def knob_sizes(latent_dim, preset="equal", sizes=None):
+    """Sizes of the five adjacent latent sub-vectors a-e.
+
+    'equal': as equal as possible; 'log-up': growing geometrically (ratio 2,
+    i.e. evenly on a log scale) from a to e; 'log-down': the reverse;
+    'custom': ``sizes`` (five ints >= 1 summing to ``latent_dim``).
+
+    Returns
+    -------
+    tuple of 5 int
+    """
+    if preset not in KNOB_PRESETS:
+        raise InputError(f"preset={preset!r}: expected one of {', '.join(KNOB_PRESETS)}")
+    if preset == "custom":
+        sizes = tuple(int(s) for s in (sizes or ()))
+        if len(sizes) != N_KNOBS or min(sizes) < 1 or sum(sizes) != latent_dim:
+            raise InputError(f"sizes={list(sizes)!r}: expected {N_KNOBS} sub-vector sizes >= 1 "
+                             f"summing to latent_dim={latent_dim}")
+        return sizes
+    if latent_dim < N_KNOBS:
+        raise InputError(f"latent_dim={latent_dim}: expected at least {N_KNOBS} neurons for "
+                         f"{N_KNOBS} knobs")
+    weights = np.ones(N_KNOBS) if preset == "equal" else 2.0 ** np.arange(N_KNOBS)
+    if preset == "log-down":
+        weights = weights[::-1]
+    # largest remainder on top of one neuron each, so every knob has a neuron
+    share = weights / weights.sum() * (latent_dim - N_KNOBS)
+    base = np.floor(share).astype(int)
+    for i in np.argsort(base - share)[: latent_dim - N_KNOBS - base.sum()]:
+        base[i] += 1
+    return tuple(int(b) + 1 for b in base)
+
+
+class AnneEffect:
+    """The ANNe effect.
+
+    Parameters
+    ----------
+    bundle : rtsynth.model.ModelBundle
+        Any bundle with an encoder (an ANNe or a CANNe model).
+    knobs : sequence of 5 float
+        Gains a-e in [0.5, 5.5].
+    preset : str
+        Sub-vector sizes, see :func:`knob_sizes`; ``sizes`` for 'custom'.
+    wet : float
+        Dry/wet 0..1, linear: ``y = (1 - wet) * dry + wet * wet_signal``
+        (the thesis' law without its whole-file normalisation, which a live
+        effect cannot do). At knob gains of 1 the wet signal is the model's
+        reconstruction of the input, so the level stays steady across the
+        range; ``wet=0`` is the input, delayed, exactly.
+    smoothing : float
+        Time constant (s) of gain and wet changes: no zipper noise.
+    max_block : int
+        Largest block ``process`` is given.
+
+    Attributes
+    ----------
+    latency_samples : int
+        ``n_fft - 2``: the exact input-to-output delay of both paths.
+    """
+
+    def __init__(self, bundle, *, knobs=(1.0,) * N_KNOBS, preset="equal", sizes=None, wet=1.0,
+                 smoothing=0.02, max_block=8192):
+        m = bundle.manifest
+        if bundle.encoder_session is None:
+            raise InputError(f"{m.folder}: expected a bundle with an encoder for the ANNe "
+                             f"effect, found none (encoder.onnx not listed)")
+        self.manifest = m
+        self.sample_rate, self.max_block = m.sample_rate, int(max_block)
+        self._enc = bundle.encoder_binding(1)
+        self._dec = bundle.decoder_binding(1)
+        self._stft = StftProcessor(m.n_fft, m.hop, frame_fn=self._frame, chunk=self.max_block)
+        self.latency_samples = self._stft.latency_samples
+        self._delay = np.zeros(self.latency_samples + self.max_block)
+        self._delay_fill = self.latency_samples  # leading zeros: the dry path's delay
+        self._mag = np.zeros(m.n_bins)
+        self._unit = np.zeros(m.n_bins, np.complex128)
+        self._features = np.zeros(m.n_features, np.float32)
+        self._gain = np.ones(m.latent_dim)         # target per-neuron gains
+        self._gain_now = np.ones(m.latent_dim)     # smoothed, per frame
+        self._alpha = 1.0 - math.exp(-m.hop / (max(smoothing, 1e-6) * m.sample_rate))
+        self._alpha_wet = 1.0 - math.exp(-1.0 / (max(smoothing, 1e-6) * m.sample_rate))
+        self._wet_buf = np.zeros(self.max_block)
+        self._limiter = SafetyLimiter(m.sample_rate)
+        self.sizes = knob_sizes(m.latent_dim, preset, sizes)
+        self.knobs = [1.0] * N_KNOBS
+        self.set_knobs(knobs)
+        self._gain_now[:] = self._gain
+        self.wet = self._wet_now = self._check_wet(wet)
+        self.bypass = False
+
+    # ----------------------------------------------------------- control --
+    def set_knob(self, index, gain):
+        """Set knob ``index`` (0..4 = a..e) to ``gain`` in [0.5, 5.5]."""
+        lo, hi = GAIN_RANGE
+        if not (lo <= gain <= hi):
+            raise InputError(f"knob {'abcde'[index]}={gain!r}: expected a gain in [{lo}, {hi}]")
+        self.knobs[index] = float(gain)
+        start = sum(self.sizes[:index])
+        self._gain[start:start + self.sizes[index]] = gain
+
+    def set_knobs(self, gains):
+        gains = list(gains)
+        if len(gains) != N_KNOBS:
+            raise InputError(f"knobs={gains!r}: expected {N_KNOBS} gains a,b,c,d,e")
+        for i, g in enumerate(gains):
+            self.set_knob(i, g)
+
+    def set_sizes(self, preset, sizes=None):
+        """Change the sub-vector layout, keeping the knob gains."""
+        self.sizes = knob_sizes(self.manifest.latent_dim, preset, sizes)
+        self.set_knobs(self.knobs)
+
+    def set_neuron_gain(self, neuron, gain):
+        """Override one latent neuron's gain (until the next knob move)."""
+        self._gain[neuron] = gain
+
+    def set_wet(self, wet):
+        self.wet = self._check_wet(wet)
+
+    def apply(self, command):
+        """Control commands: ``("knob", i, value01)`` maps 0..1 onto the gain range,
+        ``("wet", value01)``, ``("bypass", bool)``; others are ignored."""
+        name = command[0]
+        if name == "knob":
+            lo, hi = GAIN_RANGE
+            self.set_knob(command[1], lo + (hi - lo) * min(1.0, max(0.0, command[2])))
+        elif name == "wet":
+            self.set_wet(min(1.0, max(0.0, command[1])))
+        elif name == "bypass":
+            self.bypass = bool(command[1])
+        else:
+            return False
+        return True
+
+    def reset(self):
+        self._stft.reset()
+        self._delay[:] = 0.0
+        self._delay_fill = self.latency_samples
+        self._limiter.reset()
+
+    # ------------------------------------------------------------- audio --
+    def process(self, block, out=None):
+        """Process ``len(block)`` input samples (mono, model rate); return ``out``."""
+        block = np.asarray(block)
+        n = block.shape[0]
+        if n > self.max_block:
+            raise InputError(f"block of {n} samples: expected at most max_block={self.max_block}")
+        if out is None:
+            out = np.empty(n, np.float64)
+        wet = self._wet_buf[:n]
+        self._stft.process(block, out=wet)
+        # the dry path, delayed by exactly the wet path's latency
+        d = self._delay
+        d[self._delay_fill:self._delay_fill + n] = block
+        dry = d[:n]
+        target = 0.0 if self.bypass else self.wet
+        w, a = self._wet_now, self._alpha_wet
+        if abs(target - w) < 1e-9:
+            np.multiply(dry, 1.0 - w, out=out)
+            out += w * wet
+        else:
+            for i in range(n):
+                w += a * (target - w)
+                out[i] = (1.0 - w) * dry[i] + w * wet[i]
+        self._wet_now = target if abs(target - w) < 1e-6 else w
+        move_to_front(d, n, n + self._delay_fill)
+        if self._wet_now == 0.0 and not self.bypass and self.wet == 0.0:
+            return out  # exact dry: the limiter must not touch the input
+        self._limiter.process(out, out=out)
+        return out
+
+    def _frame(self, index, spec):
+        mag = self._mag
+        peak = _split(spec, mag, self._unit)
+        if not peak > 1e-12:
+            return  # silence stays silence
+        frame_features(mag, self.manifest.input_features, out=self._features)
+        self._enc.input[0] = self._features
+        z = self._enc.run()[0]
+        self._gain_now += self._alpha * (self._gain - self._gain_now)
+        np.multiply(z, self._gain_now, out=self._dec.input[0])
+        _join(self._unit, self._dec.run()[0], peak, spec)
+
+    def _check_wet(self, wet):
+        if not (0.0 <= wet <= 1.0):
+            raise InputError(f"wet={wet!r}: expected a dry/wet amount in [0, 1]")
+        return float(wet)
+
+
+@njit(cache=True, nogil=True)
+def _split(spec, mag, unit):
+    # magnitude normalised by the frame max, and the unit phasor (1 where |X| = 0)
+    peak = 0.0
+    for m in range(spec.shape[0]):
+        a = abs(spec[m])
+        mag[m] = a
+        unit[m] = spec[m] / a if a > 0.0 else 1.0
+        if a > peak:
+            peak = a
+    if peak > 1e-12:
+        for m in range(spec.shape[0]):
+            mag[m] /= peak
+    return peak
+
+
+@njit(cache=True, nogil=True)
+def _join(unit, mag, peak, spec):
+    for m in range(spec.shape[0]):
+        spec[m] = unit[m] * (mag[m] * peak)
