@@ -172,9 +172,13 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
     # the played pitch survives the knob sweep
     assert abs(_cents(_f0(seg(5.9, 6.45), rate), _hz(48))) < 10
     xruns = int(m.group(1))
-    # xruns count server-wide; on a loaded shared machine the dummy driver can
-    # miss a deadline that rtsynth's callback did not cause (max load < 100 %)
-    assert xruns == 0 or float(load.group(3)) < 100.0, out
+    # xruns count server-wide, and block times are wall time: on a 2-core machine
+    # shared with jackd and this test's own client, a descheduled process shows a
+    # lone block far over the period although its work is tiny. A callback that
+    # is itself too slow shows in the p99, so: no xruns, or a few with a p99
+    # well inside the period.
+    p99 = float(load.group(2))
+    assert xruns == 0 or (xruns <= 10 and p99 < 50.0), out
 
 
 def _one_error_line(r):
