@@ -322,7 +322,8 @@ class CanneSynth:
                 ratio = midi_to_hz(note + self._bend, self.a4) / self._f0
             else:  # no pitch found: treat the decoded sound as middle C
                 ratio = 2.0 ** (semis / 12.0)
-            self._shifter.process(self._base, ratio * self._rate_ratio, voice.mag)
+            f0_bins = self._f0 * self.n_fft / self.manifest.sample_rate
+            self._shifter.process(self._base, ratio * self._rate_ratio, voice.mag, f0_bins)
         else:
             target = self._scratch if self._rate_ratio != 1.0 else voice.mag
             roll_bins(self._base, int(round(semis * self.bins_per_semitone)),
