@@ -197,12 +197,13 @@ def test_cli_model_breaking_contract(tmp_path):
     assert "manifest.json" in line
 
 
-def test_cli_default_model_missing_is_one_sentence(tmp_path):
-    from rtsynth.host.play import _PACKAGE_ROOT
+def test_default_model_missing_is_one_sentence(tmp_path, monkeypatch):
+    from rtsynth.errors import ModelError
+    from rtsynth.host import play as play_module
 
-    if (_PACKAGE_ROOT / "models" / "canne").is_dir():
-        pytest.skip("the trained bundle exists")
-    write_midi(tmp_path / "a.mid")
-    line = one_line_error(run_cli("render", "canne", "--midi", tmp_path / "a.mid",
-                                  "--out", tmp_path / "o.wav"))
-    assert "models/canne is missing" in line
+    # look for models/canne only in an empty folder, wherever the repository's bundle is
+    monkeypatch.setattr(play_module, "_PACKAGE_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match=r"models/canne is missing: expected a trained canne "
+                                         r"bundle folder at .*, found none"):
+        play_module.resolve_bundle("canne")
