@@ -13,6 +13,7 @@ render is sample-identical whatever the block sizes.
 import math
 
 import numpy as np
+from numba import njit
 
 from ..dsp import PartialShifter, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
@@ -287,11 +288,7 @@ class CanneSynth:
             self._n_pending = 0
             for i in range(n):
                 self.note_on(int(self._pending[i, 0]), int(self._pending[i, 1]))
-        diff = self._target - self._z
-        if np.max(np.abs(diff)) > 1e-6:
-            self._z += self._alpha * diff
-            if np.max(np.abs(self._target - self._z)) < 1e-5:
-                self._z[:] = self._target
+        if _smooth(self._z, self._target, self._alpha):
             self._decode()
 
     def _decode(self):
@@ -354,3 +351,21 @@ class CanneSynth:
         self._voices[i], self._tails[j] = tail, victim
         tail.kill()
         return tail
+
+
+@njit(cache=True, nogil=True)
+def _smooth(z, target, alpha):
+    """One-pole step of ``z`` towards ``target``, snapping when close; True if ``z`` moved."""
+    far = 0.0
+    for i in range(z.shape[0]):
+        far = max(far, abs(target[i] - z[i]))
+    if far <= 1e-6:
+        return False
+    near = 0.0
+    for i in range(z.shape[0]):
+        z[i] += alpha * (target[i] - z[i])
+        near = max(near, abs(target[i] - z[i]))
+    if near < 1e-5:
+        for i in range(z.shape[0]):
+            z[i] = target[i]
+    return True
