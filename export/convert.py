@@ -31,7 +31,7 @@ import torch
 from onnx import helper, numpy_helper
 
 from export.models import build_model
-from rtsynth.dsp import frame_features, n_features
+from rtsynth.dsp import F0Estimator, frame_features, n_features
 from rtsynth.errors import ModelError, RtsynthError
 from rtsynth.model import load_bundle
 
@@ -44,7 +44,7 @@ OPSET = 17
 # encoder whose latents reach ~100, float32 rounding alone is ~1e-5 absolute
 PARITY_TOL = 1e-5
 PARITY_FRAMES = 1000   # validation frames used for the parity check
-PRESET_PATCHES = 4     # held-out (test) patches whose median latents become presets
+PRESET_PATCHES = 6     # held-out (test) patches whose median latents become presets
 QUANT_MIN_WEIGHTS = 100_000  # smaller layers always stay float32 in the int8 variant
 INT8_MAX_SC_COST = 0.005     # the int8 decoder may cost at most this much SC (issue 3)
 _BATCH = 4096
@@ -199,8 +199,8 @@ def _export_bundle(model, out_dir, name, fields, corpus_dir, quantize, presets):
             z = _run(sess["encoder"], "mag", frame_features(np.asarray(train[i:i + _BATCH]), feats))
             lo, hi = np.minimum(lo, z.min(axis=0)), np.maximum(hi, z.max(axis=0))
         if presets is None:
-            presets = _test_presets(sess["encoder"], split("test"), feats) if corpus["path"] else {}
-            presets["mid"] = (lo + hi) / 2
+            presets = (_test_presets(sess, split("test"), feats, fields) if corpus["path"]
+                       else {"mid": (lo + hi) / 2})
         manifest = {"format_version": 1, "name": name, "kind": fields["kind"],
                     **{k: int(fields[k]) for k in ("sample_rate", "n_fft", "hop")},
                     "window": "hann", "n_bins": n_bins, "latent_dim": latent,
@@ -254,13 +254,32 @@ def _corpus(corpus_dir, n_bins, sample_rate):
     return split, entry
 
 
-def _test_presets(enc, test, feats):
+def _test_presets(sess, test, feats, fields):
+    """Presets: median latents of held-out patches, the most harmonic decodes first.
+
+    Every test patch is encoded (median latent over its frames) and decoded; the
+    decoded frame's harmonicity (:class:`rtsynth.dsp.F0Estimator`) ranks them, because
+    an instrument's default must have a pitch its notes can move. From the
+    ``3 * PRESET_PATCHES`` most harmonic, ``PRESET_PATCHES`` spread over spectral
+    centroid (dark to bright) are kept, the most harmonic of all first.
+    """
     frames, ids = test
     pids = np.unique(ids)
-    pick = pids[np.unique(np.linspace(0, len(pids) - 1, min(PRESET_PATCHES, len(pids))).round()
-                          .astype(int))]
-    return {f"test-patch-{p:02d}": np.median(_run(enc, "mag", frame_features(
-        np.asarray(frames[ids == p], np.float32), feats)), axis=0) for p in pick}
+    z = np.stack([np.median(_run(sess["encoder"], "mag", frame_features(
+        np.asarray(frames[ids == p], np.float32), feats)), axis=0) for p in pids])
+    mags = _run(sess["decoder"], "z", z.astype(np.float32)).astype(np.float64)
+    est = F0Estimator(int(fields["n_fft"]), float(fields["sample_rate"]))
+    harm = np.zeros(len(mags))
+    for i, m in enumerate(mags):
+        est.estimate(m)
+        harm[i] = est.harmonicity
+    centroid = (mags * np.arange(mags.shape[1])).sum(1) / np.maximum(mags.sum(1), 1e-12)
+    pool = np.argsort(-harm, kind="stable")[:3 * PRESET_PATCHES]
+    by_centroid = pool[np.argsort(centroid[pool], kind="stable")]
+    keep = by_centroid[np.unique(np.linspace(0, len(pool) - 1, min(PRESET_PATCHES, len(pool)))
+                                 .round().astype(int))]
+    keep = sorted(set(keep) | {pool[0]}, key=lambda i: (i != pool[0], centroid[i]))
+    return {f"test-patch-{pids[i]:03d}": z[i] for i in keep}
 
 
 def _quantize(tmp, dec, valid, z, metrics):

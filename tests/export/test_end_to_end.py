@@ -8,6 +8,7 @@ import torch
 
 from export import convert, corpus, train
 from export.models import build_model
+from rtsynth.dsp import F0Estimator
 from rtsynth.errors import ModelError
 from rtsynth.model import load_bundle
 
@@ -39,13 +40,18 @@ def test_checkpoint_converts_to_a_loadable_bundle(canne_ckpt, tiny_corpus, tmp_p
     assert m.metrics["epochs"] == 2 and {"valid_sc", "valid_mse", "test_sc", "test_mse"} <= set(m.metrics)
     cm = json.loads((tiny_corpus / "manifest.json").read_text())
     assert m.corpus["splits"] == cm["outputs"]["canne/1oct"]["frames"] and m.corpus["seed"] == 0
-    assert "mid" in m.presets and any(k.startswith("test-patch-") for k in m.presets)
+    assert 1 <= len(m.presets) <= convert.PRESET_PATCHES
+    assert all(k.startswith("test-patch-") for k in m.presets)
     for lo, hi in m.latent_range:
         assert lo <= hi
+    est, harm = F0Estimator(4096, 44100), []
     for vec in m.presets.values():
         y = b.decode(np.asarray(vec, np.float32))
+        est.estimate(y.astype(np.float64))
+        harm.append(est.harmonicity)
         assert y.shape == (2049,) and y.dtype == np.float32
         assert np.all(np.isfinite(y)) and np.all(y >= 0)
+    assert harm[0] == max(harm)  # the default (first) preset is the most harmonic
     # atomic: only the finished bundle is left beside it, no temporary folders
     assert [p.name for p in (tmp_path / "models").iterdir()] == ["canne"]
     assert sorted(p.name for p in out.iterdir()) == ["decoder.onnx", "encoder.onnx", "manifest.json"]
@@ -67,7 +73,7 @@ def test_quantize_writes_int8_variants(canne_ckpt, tmp_path):
     fp32, int8 = load_bundle(out), load_bundle(out, variant="int8")
     m = fp32.manifest
     assert np.isfinite(m.metrics["int8_sc_cost"]) and abs(m.metrics["int8_sc_cost"]) < 0.5
-    z = np.asarray(m.presets["mid"], np.float32)
+    z = np.asarray(next(iter(m.presets.values())), np.float32)
     a, b = fp32.decode(z), int8.decode(z)
     assert b.shape == a.shape and np.all(np.isfinite(b))
 
