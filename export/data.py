@@ -55,8 +55,9 @@ def corpus_info(corpus_dir, n_bins: int) -> dict:
     for c in CONFIGS.values():
         if c["n_fft"] // 2 + 1 == n_bins:
             return {"sample_rate": c["sr"], "n_fft": c["n_fft"], "hop": c["hop"]}
+    known = sorted(c["n_fft"] // 2 + 1 for c in CONFIGS.values())
     raise ValueError(f"{corpus_dir}: n_bins={n_bins} matches no known STFT configuration "
-                     f"(expected 2049 or 1025) and no manifest describes it")
+                     f"(expected one of {known}) and no manifest describes it")
 
 
 def load_features(corpus_dir, input_features: str, max_frames=None, seed: int = 0) -> dict:

@@ -143,6 +143,7 @@ class PartialShifter:
         self._bounds = np.zeros(self.n_bins + 1, np.int64)
         self._written = np.zeros(self.n_bins, np.bool_)
         self._centres = np.zeros(self.n_bins)
+        self._shifts = np.zeros(self.n_bins)
 
     def process(self, mag, ratio, out, f0_bins=0.0):
         """Shift the partials of ``mag`` by ``ratio`` into ``out`` (same length); return ``out``.
@@ -173,7 +174,7 @@ class PartialShifter:
         if out is mag or np.shares_memory(out, mag):
             raise InputError("out shares memory with mag: expected a separate output frame")
         _shift_partials(mag, float(ratio), float(f0_bins), self._peaks, self._bounds,
-                        self._centres, self._written, out)
+                        self._centres, self._shifts, self._written, out)
         return out
 
 
@@ -595,7 +596,7 @@ def _hann_offset(ml, m0, mr):
 
 
 @njit(cache=True, nogil=True)
-def _shift_partials(mag, ratio, f0_bins, peaks, bounds, centres, written, out):
+def _shift_partials(mag, ratio, f0_bins, peaks, bounds, centres, shifts, written, out):
     n = mag.shape[0]
     # peaks: strict local maxima (plateaus count once, at their left end)
     npk = 0
@@ -627,21 +628,25 @@ def _shift_partials(mag, ratio, f0_bins, peaks, bounds, centres, written, out):
         centre = float(p)
         if 0 < p < n - 1:
             centre += _hann_offset(mag[p - 1], mag[p], mag[p + 1])
+        anchor = centre
         if f0_bins > 0.0:
             h = math.floor(centre / f0_bins + 0.5)
             if h >= 1 and abs(centre - h * f0_bins) <= 0.25 * f0_bins:
-                centre = h * f0_bins  # move the harmonic series as one
-        centres[i] = centre
+                anchor = h * f0_bins  # move the harmonic series as one
+        shifts[i] = anchor * (ratio - 1.0)
+        # where the peak itself lands; a side peak near a harmonic moves with it and
+        # keeps its own place (ownership below must not see two peaks at one spot)
+        centres[i] = centre + shifts[i]
     for i in range(npk):
-        shift = centres[i] * (ratio - 1.0)
+        shift = shifts[i]
         a, b = bounds[i], bounds[i + 1]
         lo, hi = a + shift, b + shift
         # each output bin belongs to its nearest moved peak: when partials move
         # closer (ratio < 1) a wide region must not spill over its neighbour's peak
         if i > 0:
-            lo = max(lo, 0.5 * (centres[i - 1] + centres[i]) * ratio)
+            lo = max(lo, 0.5 * (centres[i - 1] + centres[i]))
         if i + 1 < npk:
-            hi = min(hi, 0.5 * (centres[i] + centres[i + 1]) * ratio)
+            hi = min(hi, 0.5 * (centres[i] + centres[i + 1]))
         k0 = max(0, int(math.ceil(lo)))
         k1 = min(n, int(math.ceil(hi)))
         for k in range(k0, k1):
