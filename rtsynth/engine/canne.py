@@ -107,10 +107,14 @@ class CanneSynth:
         self._scratch = np.zeros(m.n_bins)
         self._bend = 0.0
         self._sustain = False
-        self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr)
-                        for _ in range(int(polyphony))]
-        self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr)
-                       for _ in range(int(polyphony))]  # stolen voices fading out
+        # staggered leads spread a chord's frame work over the hop (see Voice); voices are
+        # taken lowest slot first, so the leads follow the van der Corput sequence
+        # (0, 1/2, 1/4, 3/4, ...): any first k voices are spread as evenly as k can be
+        leads = [int(self.hop * _van_der_corput(i)) for i in range(int(polyphony))]
+        self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d)
+                        for d in leads]
+        self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d)
+                       for d in leads]  # stolen voices fading out
         self._ages = 0
         self._starts = 0  # voice starts in the current control tick
         self._pending = np.zeros((128, 2), np.int64)  # deferred (note, velocity)
@@ -351,6 +355,16 @@ class CanneSynth:
         self._voices[i], self._tails[j] = tail, victim
         tail.kill()
         return tail
+
+
+def _van_der_corput(i):
+    """The i-th base-2 van der Corput number in [0, 1): bits of i mirrored after the point."""
+    x, scale = 0.0, 0.5
+    while i:
+        x += scale * (i & 1)
+        i >>= 1
+        scale *= 0.5
+    return x
 
 
 @njit(cache=True, nogil=True)
