@@ -58,7 +58,8 @@ def pitch_accuracy(bundle, hop):
     # the tracker reads the render through a longer window (8192, 5.9 Hz bins): at C2 the
     # harmonics are then 11 bins apart and every lobe is resolved, so what is measured is
     # the note's pitch, not the tracker's limit at the model's 4096-point resolution
-    est = F0Estimator(PITCH_FFT, SR)
+    est = F0Estimator(PITCH_FFT, SR, min_harmonicity=0.2)
+    placed = F0Estimator(bundle.manifest.n_fft, SR)
     rows = []
     for name, lat in sets.items():
         for note in range(36, 85, 12):
@@ -68,8 +69,12 @@ def pitch_accuracy(bundle, hop):
             mag = np.abs(stft(out[SR // 4:].astype(np.float64), PITCH_FFT, PITCH_FFT // 4))
             f0 = est.estimate(mag[2:-2].mean(axis=0))
             cents = 100 * (hz_to_midi(f0) - note) if f0 > 0 else float("nan")
+            # where the engine put the partials: the voice's shifted magnitude frame
+            f_mag = placed.estimate(synth._voices[0].mag)
             rows.append({"latents": name, "note": note, "f0": f0, "cents": cents,
-                         "decoded_f0": synth._f0})
+                         "harmonicity": est.harmonicity, "decoded_f0": synth._f0,
+                         "placed_cents": 100 * (hz_to_midi(f_mag) - note) if f_mag > 0 else
+                         float("nan")})
     return rows
 
 
