@@ -13,9 +13,11 @@ Defaults follow the thesis (/work/shared/design.md, "Thesis facts"):
 Every epoch writes ``run_dir/checkpoint.pt`` (atomically) and, when the
 validation loss improves, ``best.pt``; a later call with the same config
 continues from the stored epoch. Each call ends by writing ``loss.png`` and
-``reconstructions.png``. ``valid_sc``/``test_sc`` are the *mean over frames of
-the per-frame SC* (not the corpus-level ratio); ``*_mse`` is the mean over all
-bins of all frames. Test metrics are reported, never used for selection.
+``reconstructions.png``. ``valid_sc``/``test_sc`` are the thesis' SC (appendix
+A.2): the ratio of squared norms over the whole split,
+``sum((s - s_hat)**2) / sum(s**2)``, the figure tables 4.1/4.2 report;
+``*_sc_frames`` is the mean over frames of ``||s - s_hat|| / ||s||``
+(design.md's per-frame SC); ``*_mse`` is the mean over all bins of all frames. Test metrics are reported, never used for selection.
 ``train`` turns on torch's flush-denormal mode for the process: without it the
 17-layer CANNe runs about 20x slower on CPU once activations get tiny.
 
