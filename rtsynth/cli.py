@@ -11,7 +11,7 @@ import math
 import sys
 
 from . import __version__
-from .errors import RtsynthError
+from .errors import InputError, RtsynthError
 
 __all__ = ["main", "build_parser"]
 
@@ -71,39 +71,46 @@ def build_parser():
         p.set_defaults(func=_pending)
 
     p = sub.add_parser(
-        "play", help="play the CANNe synthesizer live from a MIDI keyboard",
-        description="Play CANNe live: JACK (MIDI on <name>:midi_in) when a JACK server "
-                    "runs, else PortAudio with MIDI from rtmidi ports. Ctrl-C stops and "
-                    "prints the DSP load and xrun count.")
+        "play", help="play CANNe (synth) or ANNe (effect) live",
+        description="Play live: JACK (MIDI on <name>:midi_in; ANNe's audio on <name>:in_1) "
+                    "when a JACK server runs, else PortAudio with MIDI from rtmidi ports. "
+                    "Ctrl-C stops and prints the DSP load and xrun count.")
     _instrument_args(p)
     p.add_argument("--backend", choices=["jack", "portaudio"],
                    help="audio backend (default: jack when a JACK server runs, else portaudio)")
     p.add_argument("--jack-name", default="rtsynth", help="JACK client name (default: rtsynth)")
     p.add_argument("--connect", action="store_true",
-                   help="JACK: connect out_1/out_2 to the system playback ports")
+                   help="JACK: connect out_1/out_2 to the system playback ports (and in_1 "
+                        "from the first capture port)")
     p.add_argument("--device", help="PortAudio output device, NAME (substring) or INDEX")
+    p.add_argument("--input-device", help="anne, PortAudio: input device, NAME or INDEX")
     p.add_argument("--midi-in", metavar="NAME",
                    help="MIDI input port name substring (rtmidi; with JACK: a JACK MIDI "
                         "output to connect to midi_in)")
     p.add_argument("--virtual-midi", action="store_true",
                    help="PortAudio: also open a virtual MIDI input port")
     p.add_argument("--sample-rate", type=int,
-                   help="PortAudio: output rate (default: the model's); JACK: must match the server")
+                   help="PortAudio: device rate (default: the model's when the device takes "
+                        "it, else the device's); JACK: must match the server")
     p.add_argument("--block", type=int,
                    help="frames per block (PortAudio default 256; JACK: the server's period)")
     p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=_play)
 
     p = sub.add_parser(
-        "render", help="render a MIDI file through an instrument to a WAV file",
-        description="Play a MIDI file (notes, velocity, CC 21-28 latents, pitch bend, "
-                    "sustain) through the same engine as live, sample-accurately, and "
-                    "write a WAV (written to a temporary file, renamed when complete).")
+        "render", help="render a MIDI file through CANNe, or a sound file through ANNe",
+        description="canne: play a MIDI file (notes, velocity, CC 21-28 latents, pitch bend, "
+                    "sustain) through the same engine as live, sample-accurately. anne: a "
+                    "sound file (any rate and channel count) through the effect, time-aligned "
+                    "(latency compensated), same length, rate and channels. Writes a WAV (to "
+                    "a temporary file, renamed when complete).")
     _instrument_args(p)
-    p.add_argument("--midi", required=True, metavar="IN.mid", help="Standard MIDI File")
+    p.add_argument("--midi", metavar="IN.mid", help="canne: Standard MIDI File")
+    p.add_argument("--in", dest="in_path", metavar="IN.wav", help="anne: input sound file")
     p.add_argument("--out", required=True, metavar="OUT.wav", help="WAV file to write")
-    p.add_argument("--plot", metavar="OUT.png", help="also write a spectrogram PNG")
-    p.add_argument("--sample-rate", type=int, help="output rate (default: the model's)")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="also write a spectrogram PNG (anne: input and output)")
+    p.add_argument("--sample-rate", type=int, help="canne: output rate (default: the model's)")
     p.add_argument("--block", type=int, default=256,
                    help="block size, as a live period (default: 256)")
     p.add_argument("--pcm24", action="store_true",
@@ -172,17 +179,68 @@ def _demo(args):
 
 def _instrument_args(p):
     """Arguments shared by ``play`` and ``render``."""
-    p.add_argument("instrument", choices=["canne"], help="instrument (canne)")
+    p.add_argument("instrument", choices=["canne", "anne"],
+                   help="canne (synthesizer) or anne (effect)")
     p.add_argument("--model", metavar="FOLDER",
-                   help="model bundle folder (default: models/canne)")
-    p.add_argument("--latents", metavar="V1,...,V8", type=_floats,
+                   help="model bundle folder (default: models/<instrument>)")
+    g = p.add_argument_group("canne")
+    g.add_argument("--latents", metavar="V1,...,V8", type=_floats,
                    help="starting latents (default: the bundle's first preset)")
-    p.add_argument("--hop", type=_positive_int, default=None,
+    g.add_argument("--hop", type=_positive_int, default=None,
                    help="synthesis hop in samples (default: n_fft/8, 512 at n_fft 4096; "
                         "chosen by measurement)")
-    p.add_argument("--voices", type=_positive_int, default=8, help="polyphony 1..64 (default: 8)")
-    p.add_argument("--mode", choices=["pitch", "shift", "shift-nowrap"], default="pitch",
+    g.add_argument("--voices", type=_positive_int, help="polyphony 1..64 (default: 8)")
+    g.add_argument("--mode", choices=["pitch", "shift", "shift-nowrap"],
                    help="note -> sound: the played pitch, or the thesis' bin shift (default: pitch)")
+    g.add_argument("--fx", metavar="FOLDER",
+                   help="play the synth through the ANNe effect of this bundle")
+    g = p.add_argument_group("anne (and canne --fx)")
+    g.add_argument("--knobs", metavar="A,B,C,D,E", type=_floats,
+                   help="knob gains a-e in [0.5, 5.5] (default: 1,1,1,1,1)")
+    g.add_argument("--preset", choices=["equal", "log-up", "log-down", "custom"],
+                   help="latent sub-vector sizes of the knobs (default: equal)")
+    g.add_argument("--sizes", metavar="N1,...,N5", type=_ints,
+                   help="custom sub-vector sizes (sum = the latent size; implies --preset custom)")
+    g.add_argument("--wet", type=float, help="dry/wet 0..1 (default: 1)")
+    g.add_argument("--bypass", action="store_true", help="start bypassed (dry only)")
+
+
+_EFFECT_OPTIONS = ("knobs", "preset", "sizes", "wet", "bypass")
+
+
+def _check_options(args):
+    """One sentence for an option that does not belong to the chosen instrument."""
+    def given(name):
+        return getattr(args, name, None) not in (None, False)
+
+    if args.instrument == "anne":
+        bad = [n for n in ("latents", "hop", "voices", "mode", "fx", "midi") if given(n)]
+        if args.command == "render" and given("sample_rate"):
+            bad.append("sample_rate")  # the output keeps the input's rate
+    else:
+        bad = [n for n in ("in_path", "input_device") if given(n)]
+        bad += [n for n in _EFFECT_OPTIONS if given(n) and not args.fx]
+    if bad:
+        name = bad[0]
+        opt = "--" + {"in_path": "in"}.get(name, name).replace("_", "-")
+        owner = ("anne" if name in ("in_path", "input_device") else
+                 "anne` or `canne --fx FOLDER" if name in _EFFECT_OPTIONS else "canne")
+        why = " (the output keeps the input's rate)" if name == "sample_rate" else ""
+        raise InputError(f"{opt}: expected only with `rtsynth {args.command} {owner}`, found it "
+                         f"given to `rtsynth {args.command} {args.instrument}`{why}.")
+
+
+def _fx_options(args):
+    return {"knobs": args.knobs, "preset": args.preset, "sizes": args.sizes, "wet": args.wet,
+            "bypass": args.bypass}
+
+
+def _ints(text):
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers like 13,13,13,13,12, found {text!r}") from None
 
 
 def _floats(text):
@@ -210,28 +268,54 @@ def _play(args):
     """``rtsynth play``: live until Ctrl-C."""
     from .host.play import play
 
+    _check_options(args)
     return play(args.instrument, model=args.model, backend=args.backend,
                 jack_name=args.jack_name, connect=args.connect, device=args.device,
-                midi_in=args.midi_in, virtual_midi=args.virtual_midi,
-                sample_rate=args.sample_rate, block=args.block, hop=args.hop,
-                voices=args.voices, mode=args.mode, latents=args.latents,
+                input_device=args.input_device, midi_in=args.midi_in,
+                virtual_midi=args.virtual_midi, sample_rate=args.sample_rate, block=args.block,
+                hop=args.hop, voices=args.voices or 8, mode=args.mode or "pitch",
+                latents=args.latents, fx=args.fx, fx_options=_fx_options(args),
                 duration=args.duration)
 
 
 def _render(args):
-    """``rtsynth render``: a MIDI file through the engine into a WAV."""
+    """``rtsynth render``: a MIDI file through CANNe, or a sound file through ANNe, into a WAV."""
     from .host.play import resolve_bundle
+
+    _check_options(args)
+    folder = resolve_bundle(args.instrument, args.model)
+    subtype = "PCM_24" if args.pcm24 else "FLOAT"
+    progress = sys.stderr.isatty()
+    if args.instrument == "anne":
+        from .host.effect_render import render_effect
+
+        if args.in_path is None:
+            raise InputError("in: expected `rtsynth render anne --in IN.wav`, found no --in.")
+        r = render_effect(folder, args.in_path, args.out, block=args.block, plot=args.plot,
+                          progress=progress, subtype=subtype, **_fx_options(args))
+        if r.nonfinite_input:
+            print(f"rtsynth: warning: in={args.in_path!r}: {r.nonfinite_input} non-finite "
+                  f"samples (NaN/Inf) were replaced by silence; the output is finite.",
+                  file=sys.stderr)
+        extra = f" and {r.plot_path}" if r.plot_path else ""
+        rs = "" if r.model_rate == r.sample_rate else f", resampled to {r.model_rate} Hz and back"
+        print(f"Wrote {r.out_path}{extra}: {r.seconds:.2f} s at {r.sample_rate} Hz, "
+              f"{r.channels} channel{'s' * (r.channels != 1)}{rs}, latency {r.latency_samples} "
+              f"samples compensated, peak {r.peak:.3f}, rendered in {r.elapsed:.1f} s.")
+        return 0
     from .host.render import render_midi
 
-    folder = resolve_bundle(args.instrument, args.model)
+    if args.midi is None:
+        raise InputError("midi: expected `rtsynth render canne --midi IN.mid`, found no --midi.")
     r = render_midi(folder, args.midi, args.out, sample_rate=args.sample_rate, block=args.block,
-                    latents=args.latents, plot=args.plot, progress=sys.stderr.isatty(),
-                    subtype="PCM_24" if args.pcm24 else "FLOAT", hop=args.hop,
-                    polyphony=args.voices, mode=args.mode)
+                    latents=args.latents, plot=args.plot, progress=progress, subtype=subtype,
+                    hop=args.hop, polyphony=args.voices, mode=args.mode, fx=args.fx,
+                    fx_options=_fx_options(args))
     extra = f" and {r.plot_path}" if r.plot_path else ""
     warn = f"; {r.nonfinite} non-finite values replaced" if r.nonfinite else ""
+    fx = f", through {args.fx} (latency compensated)" if args.fx else ""
     print(f"Wrote {r.out_path}{extra}: {r.seconds:.2f} s at {r.sample_rate} Hz, "
-          f"{r.n_notes} notes, peak {r.peak:.3f}, rendered in {r.elapsed:.1f} s{warn}.")
+          f"{r.n_notes} notes{fx}, peak {r.peak:.3f}, rendered in {r.elapsed:.1f} s{warn}.")
     return 0
 
 

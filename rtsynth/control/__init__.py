@@ -5,9 +5,9 @@ never imports rtsynth.engine or rtsynth.host. It produces plain command tuples
 that the host applies to the engine.
 """
 
-from .commands import CommandMapper, default_map, load_map, validate_map
+from .commands import ANNE_MAP_NAME, CommandMapper, default_map, load_map, merge_maps, validate_map
 from .events import EventQueue
 from .midi import MidiParser, parse_message
 
 __all__ = ["EventQueue", "MidiParser", "parse_message", "CommandMapper", "default_map",
-           "load_map", "validate_map"]
+           "load_map", "validate_map", "merge_maps", "ANNE_MAP_NAME"]

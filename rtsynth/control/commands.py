@@ -19,6 +19,10 @@ Commands
                                   engine decides)
 ``("all_sound_off",)``            CC 120: silence now, releases included
 ``("program", n)``                program change 0..127
+``("knob", index, value)``        ANNe knob a..e (index 0..4), value in 0..1; the
+                                  effect maps 0..1 linearly onto gains 0.5..5.5
+``("wet", value)``                ANNe dry/wet 0..1
+``("bypass", on)``                bool; value >= 64 is on
 
 Polyphonic and channel pressure are ignored. Commands carry no channel: the
 mapper listens to one channel (1..16) or to all (omni, the default).
@@ -43,7 +47,9 @@ Map format (JSON object, ``format_version`` 1)::
 
 Each entry needs ``cc`` (0..127) and ``param`` (a key of :data:`PARAMS`);
 ``latent`` needs ``index`` (>= 0) and takes ``bits`` (7, the default, or 14:
-then ``cc`` must be 0..31 and ``cc + 32`` becomes its LSB). An optional
+then ``cc`` must be 0..31 and ``cc + 32`` becomes its LSB); ``knob`` needs
+``index`` 0..4. Maps combine with :func:`merge_maps` (CANNe through ANNe uses
+both defaults: CC 21-28 and CC 29-35 do not overlap). An optional
 ``label`` names the control for a UI. Every CC, LSBs included, may be used
 once. Later issues (MIDI learn, full mapping files) add params and keys here.
 """
@@ -54,10 +60,13 @@ from pathlib import Path
 
 from rtsynth.errors import InputError
 
-__all__ = ["CommandMapper", "load_map", "default_map", "validate_map", "DEFAULT_MAP_NAME",
-           "PARAMS", "SUPPORTED_FORMAT_VERSIONS", "BEND_CENTER"]
+__all__ = ["CommandMapper", "load_map", "default_map", "validate_map", "merge_maps",
+           "DEFAULT_MAP_NAME", "ANNE_MAP_NAME", "PARAMS", "SUPPORTED_FORMAT_VERSIONS",
+           "BEND_CENTER"]
 
 DEFAULT_MAP_NAME = "canne_default_map.json"
+ANNE_MAP_NAME = "anne_default_map.json"
+N_KNOBS = 5
 SUPPORTED_FORMAT_VERSIONS = (1,)
 #: param name -> (required extra keys, allowed extra keys, allowed bits)
 PARAMS = {
@@ -65,6 +74,9 @@ PARAMS = {
     "sustain": ((), ("bits",), (7,)),
     "all_sound_off": ((), ("bits",), (7,)),
     "all_notes_off": ((), ("bits",), (7,)),
+    "knob": (("index",), ("index", "bits"), (7,)),
+    "wet": ((), ("bits",), (7,)),
+    "bypass": ((), ("bits",), (7,)),
 }
 TOP_KEYS = ("format_version", "name", "description", "channel", "controls")
 REQUIRED_TOP_KEYS = ("format_version", "controls")
@@ -72,8 +84,9 @@ ENTRY_KEYS = ("cc", "param", "label")  # + the param's allowed extras
 BEND_CENTER = 8192
 
 # CC kinds in the 128-entry dispatch table
-_NONE, _LATENT7, _MSB, _LSB, _SUSTAIN, _SOUND_OFF, _NOTES_OFF = range(7)
-_SIMPLE_KIND = {"sustain": _SUSTAIN, "all_sound_off": _SOUND_OFF, "all_notes_off": _NOTES_OFF}
+_NONE, _LATENT7, _MSB, _LSB, _SUSTAIN, _SOUND_OFF, _NOTES_OFF, _TABLE, _BYPASS = range(9)
+_SIMPLE_KIND = {"sustain": _SUSTAIN, "all_sound_off": _SOUND_OFF, "all_notes_off": _NOTES_OFF,
+                "bypass": _BYPASS}
 
 _OMNI = "omni"
 _FROM_MAP = object()
@@ -85,6 +98,9 @@ _SUSTAIN_ON = ("sustain", True)
 _SUSTAIN_OFF = ("sustain", False)
 _ALL_NOTES_OFF = ("all_notes_off",)
 _ALL_SOUND_OFF = ("all_sound_off",)
+_BYPASS_ON = ("bypass", True)
+_BYPASS_OFF = ("bypass", False)
+_WET = tuple(("wet", v / 127.0) for v in range(128))
 
 
 # ------------------------------------------------------------------ loading / validation
@@ -170,8 +186,10 @@ def validate_map(data, source="CC map", latent_dim=None) -> dict:
             index = entry["index"]
             if not _is_int(index) or index < 0:
                 _fail(source, f"{where}.index", "an integer >= 0", index)
-            if latent_dim is not None and index >= latent_dim:
+            if param == "latent" and latent_dim is not None and index >= latent_dim:
                 _fail(source, f"{where}.index", f"below the model's latent_dim {latent_dim}", index)
+            if param == "knob" and index >= N_KNOBS:
+                _fail(source, f"{where}.index", f"0..{N_KNOBS - 1} (knobs a-e)", index)
         claims = [(cc, where)] + ([(cc + 32, f"{where} (the LSB CC {cc + 32} of its 14-bit CC {cc})")]
                                   if bits == 14 else [])
         for c, who in claims:
@@ -206,11 +224,25 @@ def load_map(path, latent_dim=None) -> dict:
     return validate_map(data, source=str(path), latent_dim=latent_dim)
 
 
-def default_map(latent_dim=None) -> dict:
-    """The packaged default CANNe map (``rtsynth/control/data/canne_default_map.json``), validated."""
-    ref = resources.files("rtsynth.control").joinpath("data", DEFAULT_MAP_NAME)
+def default_map(latent_dim=None, name=DEFAULT_MAP_NAME) -> dict:
+    """A packaged map from ``rtsynth/control/data/``, validated.
+
+    ``name``: :data:`DEFAULT_MAP_NAME` (CANNe, the default) or :data:`ANNE_MAP_NAME`.
+    """
+    ref = resources.files("rtsynth.control").joinpath("data", name)
     with resources.as_file(ref) as path:
         return load_map(path, latent_dim=latent_dim)
+
+
+def merge_maps(*maps, source="merged CC maps") -> dict:
+    """One map holding every control of ``maps`` (validated: a CC used twice is an error).
+
+    The channel and name come from the first map.
+    """
+    merged = {"format_version": 1, "name": "+".join(m.get("name", "map") for m in maps),
+              "channel": maps[0].get("channel") or "omni",
+              "controls": [c for m in maps for c in m["controls"]]}
+    return validate_map(merged, source=source)
 
 
 # ------------------------------------------------------------------ mapper
@@ -265,6 +297,12 @@ class CommandMapper:
                     self._index[cc + 32] = index
                 else:
                     self._kind[cc] = _LATENT7
+            elif param == "knob":
+                self._kind[cc] = _TABLE
+                self._values[cc] = tuple(("knob", entry["index"], v / 127.0) for v in range(128))
+            elif param == "wet":
+                self._kind[cc] = _TABLE
+                self._values[cc] = _WET
             else:
                 self._kind[cc] = _SIMPLE_KIND[param]
         self._msb = [-1] * (16 * 32)  # last MSB per (channel, controller 0..31); -1 = none yet
@@ -297,7 +335,7 @@ class CommandMapper:
             cc_kind = self._kind[d1]
             if cc_kind == _NONE:
                 return 0
-            if cc_kind == _LATENT7:
+            if cc_kind == _LATENT7 or cc_kind == _TABLE:
                 cmd = self._values[d1][d2]
             elif cc_kind == _MSB:
                 self._msb[(ch << 5) | d1] = d2
@@ -311,6 +349,8 @@ class CommandMapper:
                 cmd = _SUSTAIN_ON if d2 >= 64 else _SUSTAIN_OFF
             elif cc_kind == _SOUND_OFF:
                 cmd = _ALL_SOUND_OFF
+            elif cc_kind == _BYPASS:
+                cmd = _BYPASS_ON if d2 >= 64 else _BYPASS_OFF
             else:
                 cmd = _ALL_NOTES_OFF
         elif kind == 0xE:

@@ -4,7 +4,10 @@ Signal flow (thesis chapter 3, design.md): streaming STFT of the input -> each
 frame divided by its max (remembered) -> encoder -> latent x knob gains (five
 adjacent sub-vectors a-e, gains 0.5..5.5, smoothed per frame) -> decoder ->
 times the remembered max -> the input's own phase -> overlap-add -> dry/wet
-with the dry path delayed by the same latency -> safety limiter.
+with the dry path delayed by the same latency -> safety limiter. At a sample
+rate other than the model's, only the wet path is resampled (to the model's
+rate and back, with an exact integer delay); the dry path, the mix and the
+limiter run at the device rate.
 """
 
 import math
@@ -16,6 +19,7 @@ from ..dsp import StftProcessor, frame_features
 from ..dsp.buffers import move_to_front
 from ..errors import InputError
 from .limiter import SafetyLimiter
+from .rate import RateBridge
 
 __all__ = ["AnneEffect", "knob_sizes", "KNOB_PRESETS", "GAIN_RANGE"]
 
@@ -26,12 +30,13 @@ KNOB_PRESETS = ("equal", "log-up", "log-down", "custom")
 N_KNOBS = 5
 
 
-def knob_sizes(latent_dim, preset="equal", sizes=None):
+def knob_sizes(latent_dim, preset="equal", sizes=None, source=None):
     """Sizes of the five adjacent latent sub-vectors a-e.
 
     'equal': as equal as possible; 'log-up': growing geometrically (ratio 2,
     i.e. evenly on a log scale) from a to e; 'log-down': the reverse;
     'custom': ``sizes`` (five ints >= 1 summing to ``latent_dim``).
+    ``source`` (the manifest path) is named in errors about the latent size.
 
     Returns
     -------
@@ -43,11 +48,12 @@ def knob_sizes(latent_dim, preset="equal", sizes=None):
         sizes = tuple(int(s) for s in (sizes or ()))
         if len(sizes) != N_KNOBS or min(sizes) < 1 or sum(sizes) != latent_dim:
             raise InputError(f"sizes={list(sizes)!r}: expected {N_KNOBS} sub-vector sizes >= 1 "
-                             f"summing to latent_dim={latent_dim}")
+                             f"summing to latent_dim={latent_dim}{_of(source)}, found "
+                             f"{len(sizes)} sizes summing to {sum(sizes)}")
         return sizes
     if latent_dim < N_KNOBS:
-        raise InputError(f"latent_dim={latent_dim}: expected at least {N_KNOBS} neurons for "
-                         f"{N_KNOBS} knobs")
+        raise InputError(f"preset={preset!r}: expected a latent of at least {N_KNOBS} neurons "
+                         f"for {N_KNOBS} knobs, found latent_dim={latent_dim}{_of(source)}")
     weights = np.ones(N_KNOBS) if preset == "equal" else 2.0 ** np.arange(N_KNOBS)
     if preset == "log-down":
         weights = weights[::-1]
@@ -76,6 +82,11 @@ class AnneEffect:
         effect cannot do). At knob gains of 1 the wet signal is the model's
         reconstruction of the input, so the level stays steady across the
         range; ``wet=0`` is the input, delayed, exactly.
+    sample_rate : int, optional
+        Rate of the audio given to :meth:`process` (default: the model's).
+        At another rate the wet path is resampled to the model's rate and
+        back (:class:`~rtsynth.engine.rate.RateBridge`); the dry path and the
+        mix stay at this rate, so ``wet=0`` is still the exact input.
     smoothing : float
         Time constant (s) of gain and wet changes: no zipper noise.
     max_block : int
@@ -84,38 +95,53 @@ class AnneEffect:
     Attributes
     ----------
     latency_samples : int
-        ``n_fft - 2``: the exact input-to-output delay of both paths.
+        The exact input-to-output delay of both paths, in samples at
+        ``sample_rate``: ``n_fft - 2`` at the model's rate; otherwise that
+        delay mapped to ``sample_rate`` and rounded up, plus the resamplers'
+        look-ahead (``RateBridge.latency_samples``).
+    nonfinite_input : int
+        Non-finite input samples seen (each replaced by 0).
     """
 
     def __init__(self, bundle, *, knobs=(1.0,) * N_KNOBS, preset="equal", sizes=None, wet=1.0,
-                 smoothing=0.02, max_block=8192):
+                 sample_rate=None, smoothing=0.02, max_block=8192):
         m = bundle.manifest
         if bundle.encoder_session is None:
             raise InputError(f"{m.folder}: expected a bundle with an encoder for the ANNe "
                              f"effect, found none (encoder.onnx not listed)")
         self.manifest = m
-        self.sample_rate, self.max_block = m.sample_rate, int(max_block)
+        self.sample_rate = int(sample_rate or m.sample_rate)
+        self.max_block = int(max_block)
+        self.sizes = knob_sizes(m.latent_dim, preset, sizes, source=m.path)
         self._enc = bundle.encoder_binding(1)
         self._dec = bundle.decoder_binding(1)
-        self._stft = StftProcessor(m.n_fft, m.hop, frame_fn=self._frame, chunk=self.max_block)
-        self.latency_samples = self._stft.latency_samples
+        if self.sample_rate == m.sample_rate:
+            self._stft = StftProcessor(m.n_fft, m.hop, frame_fn=self._frame, chunk=self.max_block)
+            self._wet_path = self._stft
+        else:
+            stft = StftProcessor(m.n_fft, m.hop, frame_fn=self._frame, chunk=self.max_block)
+            self._stft = stft
+            self._wet_path = RateBridge(lambda b, o: stft.process(b, out=o),
+                                        stft.latency_samples, m.sample_rate, self.sample_rate,
+                                        self.max_block)
+        self.latency_samples = self._wet_path.latency_samples
         self._delay = np.zeros(self.latency_samples + self.max_block)
-        self._delay_fill = self.latency_samples  # leading zeros: the dry path's delay
+        self._input = np.zeros(self.max_block)
         self._mag = np.zeros(m.n_bins)
         self._unit = np.zeros(m.n_bins, np.complex128)
         self._features = np.zeros(m.n_features, np.float32)
         self._gain = np.ones(m.latent_dim)         # target per-neuron gains
         self._gain_now = np.ones(m.latent_dim)     # smoothed, per frame
         self._alpha = 1.0 - math.exp(-m.hop / (max(smoothing, 1e-6) * m.sample_rate))
-        self._alpha_wet = 1.0 - math.exp(-1.0 / (max(smoothing, 1e-6) * m.sample_rate))
+        self._alpha_wet = 1.0 - math.exp(-1.0 / (max(smoothing, 1e-6) * self.sample_rate))
         self._wet_buf = np.zeros(self.max_block)
-        self._limiter = SafetyLimiter(m.sample_rate)
-        self.sizes = knob_sizes(m.latent_dim, preset, sizes)
+        self._limiter = SafetyLimiter(self.sample_rate)
         self.knobs = [1.0] * N_KNOBS
         self.set_knobs(knobs)
-        self._gain_now[:] = self._gain
-        self.wet = self._wet_now = self._check_wet(wet)
+        self.wet = self._check_wet(wet)
         self.bypass = False
+        self.nonfinite_input = 0
+        self.reset()
 
     # ----------------------------------------------------------- control --
     def set_knob(self, index, gain):
@@ -136,7 +162,7 @@ class AnneEffect:
 
     def set_sizes(self, preset, sizes=None):
         """Change the sub-vector layout, keeping the knob gains."""
-        self.sizes = knob_sizes(self.manifest.latent_dim, preset, sizes)
+        self.sizes = knob_sizes(self.manifest.latent_dim, preset, sizes, source=self.manifest.path)
         self.set_knobs(self.knobs)
 
     def set_neuron_gain(self, neuron, gain):
@@ -148,7 +174,7 @@ class AnneEffect:
 
     def apply(self, command):
         """Control commands: ``("knob", i, value01)`` maps 0..1 onto the gain range,
-        ``("wet", value01)``, ``("bypass", bool)``; others are ignored."""
+        ``("wet", value01)``, ``("bypass", bool)``; others are ignored (returns False)."""
         name = command[0]
         if name == "knob":
             lo, hi = GAIN_RANGE
@@ -162,38 +188,45 @@ class AnneEffect:
         return True
 
     def reset(self):
-        self._stft.reset()
+        """A fresh stream: silence before the next sample, gains and wet at their targets."""
+        self._wet_path.reset()
+        if self._stft is not self._wet_path:
+            self._stft.reset()
         self._delay[:] = 0.0
-        self._delay_fill = self.latency_samples
+        self._gain_now[:] = self._gain
+        self._wet_now = 0.0 if self.bypass else self.wet
         self._limiter.reset()
+
+    @property
+    def nonfinite_count(self):
+        """Non-finite values the output guard replaced (0 for a healthy model)."""
+        return self._limiter.nonfinite_count
 
     # ------------------------------------------------------------- audio --
     def process(self, block, out=None):
-        """Process ``len(block)`` input samples (mono, model rate); return ``out``."""
+        """Process ``len(block)`` mono samples at ``sample_rate``; return ``out``.
+
+        ``out`` may be ``block`` itself (the input is copied first). Non-finite
+        input samples count as 0 (and are counted in :attr:`nonfinite_input`).
+        """
         block = np.asarray(block)
         n = block.shape[0]
         if n > self.max_block:
             raise InputError(f"block of {n} samples: expected at most max_block={self.max_block}")
         if out is None:
             out = np.empty(n, np.float64)
+        x = self._input[:n]
+        self.nonfinite_input += _finite_copy(block, x)
         wet = self._wet_buf[:n]
-        self._stft.process(block, out=wet)
+        self._wet_path.process(x, out=wet)
         # the dry path, delayed by exactly the wet path's latency
-        d = self._delay
-        d[self._delay_fill:self._delay_fill + n] = block
-        dry = d[:n]
+        d, lag = self._delay, self.latency_samples
+        d[lag:lag + n] = x
         target = 0.0 if self.bypass else self.wet
-        w, a = self._wet_now, self._alpha_wet
-        if abs(target - w) < 1e-9:
-            np.multiply(dry, 1.0 - w, out=out)
-            out += w * wet
-        else:
-            for i in range(n):
-                w += a * (target - w)
-                out[i] = (1.0 - w) * dry[i] + w * wet[i]
-        self._wet_now = target if abs(target - w) < 1e-6 else w
-        move_to_front(d, n, n + self._delay_fill)
-        if self._wet_now == 0.0 and not self.bypass and self.wet == 0.0:
+        w = _mix(d[:n], wet, self._wet_now, target, self._alpha_wet, out)
+        self._wet_now = w
+        move_to_front(d, n, n + lag)
+        if w == 0.0 and _within_full_scale(out):
             return out  # exact dry: the limiter must not touch the input
         self._limiter.process(out, out=out)
         return out
@@ -217,6 +250,41 @@ class AnneEffect:
 
 
 @njit(cache=True, nogil=True)
+def _finite_copy(src, dst):
+    # the input guard: a NaN or Inf sample would spread through a whole window
+    bad = 0
+    for i in range(src.shape[0]):
+        v = src[i]
+        if math.isfinite(v):
+            dst[i] = v
+        else:
+            dst[i] = 0.0
+            bad += 1
+    return bad
+
+
+@njit(cache=True, nogil=True)
+def _mix(dry, wet, w, target, alpha, out):
+    # one-pole ramp of the wet amount towards its target; at exactly 0 the
+    # wet path is not read, so the output is the dry input bit for bit
+    for i in range(out.shape[0]):
+        if w != target:
+            w += alpha * (target - w)
+            if abs(target - w) < 1e-6:
+                w = target
+        out[i] = dry[i] if w == 0.0 else (1.0 - w) * dry[i] + w * wet[i]
+    return w
+
+
+@njit(cache=True, nogil=True)
+def _within_full_scale(x):
+    for i in range(x.shape[0]):
+        if not abs(x[i]) <= 1.0:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _split(spec, mag, unit):
     # magnitude normalised by the frame max, and the unit phasor (1 where |X| = 0)
     peak = 0.0
@@ -236,3 +304,7 @@ def _split(spec, mag, unit):
 def _join(unit, mag, peak, spec):
     for m in range(spec.shape[0]):
         spec[m] = unit[m] * (mag[m] * peak)
+
+
+def _of(source):
+    return f" ({source})" if source else ""

@@ -1,8 +1,13 @@
-"""Small helpers the host modules share for writing files and reporting errors."""
+"""Small helpers the host modules share for reading and writing files and reporting errors."""
 
+import contextlib
 import os
+import tempfile
+from pathlib import Path
 
-__all__ = ["one_line", "current_umask"]
+from ..errors import InputError
+
+__all__ = ["one_line", "current_umask", "atomic_path", "open_audio", "check_out"]
 
 
 def one_line(exc):
@@ -19,3 +24,67 @@ def current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary file name beside ``path``; rename it to ``path`` if the block succeeds.
+
+    An error or an interrupt inside the block removes the temporary file, so
+    ``path`` is either the complete new file or untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def open_audio(path, name="in"):
+    """Open a sound file for reading (a ``soundfile.SoundFile``); errors are one sentence.
+
+    Raises
+    ------
+    InputError
+        Missing file, a folder, data libsndfile cannot read, or no samples.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{name}={str(path)!r}: expected an existing audio file, found no such "
+                         f"file")
+    if not path.is_file():
+        raise InputError(f"{name}={str(path)!r}: expected an audio file, found a folder or "
+                         f"special file")
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.SoundFileError, RuntimeError, OSError) as e:
+        raise InputError(f"{name}={str(path)!r}: expected an audio file (WAV, FLAC, ...), found "
+                         f"data libsndfile cannot read ({one_line(e)})") from None
+    if f.frames == 0:
+        f.close()
+        raise InputError(f"{name}={str(path)!r}: expected at least one audio sample, found an "
+                         f"empty file")
+    return f
+
+
+def check_out(path, suffixes, name):
+    """Fail before any work when ``path`` (an output file) cannot be written."""
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{name}={str(path)!r}: expected a file name ending in "
+                         f"{' or '.join(suffixes)}, found {path.suffix or 'no extension'!r}.")
+    if path.is_dir():
+        raise InputError(f"{name}={str(path)!r}: expected a file path, found a folder.")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"{name}={str(path)!r}: expected an existing folder to write into, "
+                         f"found no folder {str(parent)!r}.")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{name}={str(path)!r}: expected a writable folder, found "
+                         f"{str(parent)!r} read-only.")

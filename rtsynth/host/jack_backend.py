@@ -1,4 +1,5 @@
-"""JACK backend: a client with ``out_1``, ``out_2`` and a JACK MIDI input ``midi_in``.
+"""JACK backend: a client with ``out_1``, ``out_2``, a JACK MIDI input ``midi_in``, and ``in_1``
+for an engine that needs input (the ANNe effect).
 
 MIDI arrives in the process callback itself, each event with its frame offset
 within the period, so notes and knobs land on their exact sample (JACK MIDI
@@ -7,7 +8,9 @@ containers, no I/O, no locks; it parses each event with
 :func:`rtsynth.control.parse_message`, maps it with the CommandMapper into
 preallocated :class:`~rtsynth.host.runtime.EventSlots`, renders with
 :func:`rtsynth.engine.schedule.render_with_events` into ``out_1`` and copies
-that to ``out_2``.
+that to ``out_2``. A duplex engine first gets the period of ``in_1`` through
+``engine.feed``; ports in one JACK cycle all carry the same frames, so the
+effect's delay from ``in_1`` to ``out_1`` is exactly ``engine.latency_samples``.
 """
 
 import threading
@@ -75,13 +78,15 @@ class JackHost:
 
     Parameters
     ----------
-    engine : rtsynth.engine.canne.CanneSynth
-        Built for the server's sample rate (see :meth:`server_info`).
+    engine : object
+        ``process``/``apply`` (a CanneSynth or a Chain), built for the
+        server's rate; with ``needs_input`` it also gets ``in_1`` (``feed``).
     client : jack.Client
         Opened with :func:`open_client` (not yet active).
     mapper : rtsynth.control.CommandMapper, optional
     connect : bool
-        Connect ``out_1``/``out_2`` to the physical playback ports.
+        Connect ``out_1``/``out_2`` to the physical playback ports (and
+        ``in_1`` from the first physical capture port).
     midi_in : str, optional
         Connect every JACK MIDI output port whose name contains this
         (case-insensitive) to ``midi_in``; none matching -> DeviceError listing them.
@@ -102,6 +107,8 @@ class JackHost:
         self.shutdown_reason = ""
         self.rate = client.samplerate
         self.blocksize = client.blocksize
+        self.in_1 = (client.inports.register("in_1") if getattr(engine, "needs_input", False)
+                     else None)
         self.out_1 = client.outports.register("out_1")
         self.out_2 = client.outports.register("out_2")
         self.midi = client.midi_inports.register("midi_in")
@@ -124,6 +131,8 @@ class JackHost:
             if self.queue is not None and len(self.queue):
                 events.offset = 0
                 self.queue.drain(self._on_queued)
+            if self.in_1 is not None:
+                self.engine.feed(self.in_1.get_array())
             for offset, data in self.midi.incoming_midi_events():
                 msg = parse_message(data[:])
                 if msg is not None:
@@ -177,6 +186,9 @@ class JackHost:
             for port, dest in zip((self.out_1, self.out_2), playback * 2 if len(playback) == 1
                                   else playback):
                 self.client.connect(port, dest)
+            capture = self.client.get_ports(is_physical=True, is_output=True, is_audio=True)
+            if self.in_1 is not None and capture:
+                self.client.connect(capture[0], self.in_1)
         for src in self._midi_sources:
             self.client.connect(src, self.midi)
 

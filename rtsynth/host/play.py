@@ -1,19 +1,16 @@
-"""Playing CANNe live (JACK or PortAudio), listing devices, and the ``make run`` demo."""
+"""Playing CANNe and ANNe live (JACK or PortAudio), listing devices, and the ``make run`` demo."""
 
-import gc
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..control import EventQueue
 from ..errors import DeviceError, InputError, ModelError
 
-__all__ = ["resolve_bundle", "play", "list_devices", "run_demo", "choose_backend",
-           "has_audio_output", "DemoResult", "BACKENDS"]
+__all__ = ["resolve_bundle", "play", "effect_details", "list_devices", "run_demo",
+           "choose_backend", "has_audio_output", "DemoResult", "BACKENDS", "INSTRUMENTS"]
 
 BACKENDS = ("jack", "portaudio")
+INSTRUMENTS = ("canne", "anne")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding rtsynth/ (the repo)
 
 
@@ -64,121 +61,85 @@ def has_audio_output():
         return False
 
 
-def _player(queue, messages, stop):
-    """Push ``(seconds, raw MIDI)`` messages into ``queue`` on time (a performance thread)."""
-    from ..control import parse_message
-
-    t0 = time.monotonic()
-    for t, data in messages:
-        delay = t0 + t - time.monotonic()
-        if delay > 0 and stop.wait(delay):
-            return
-        msg = parse_message(data)
-        if msg is not None:
-            queue.push(0, *msg)
-
-
 def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", connect=False,
-         device=None, midi_in=None, virtual_midi=False, sample_rate=None, block=None, hop=None,
-         voices=8, mode="pitch", latents=None, performance=None, out=None, duration=None):
-    """Play the instrument live until Ctrl-C; return the exit status.
+         device=None, input_device=None, midi_in=None, virtual_midi=False, sample_rate=None,
+         block=None, hop=None, voices=8, mode="pitch", latents=None, fx=None, fx_options=None,
+         performance=None, out=None, duration=None):
+    """Play an instrument live until Ctrl-C; return the exit status.
 
-    Parameters mirror ``rtsynth play``. ``performance``: ``(seconds, raw MIDI)``
-    messages played from a thread once the stream runs (the demo).
-    ``duration``: stop after this many seconds (tests, demos).
-    Prints the start-up line and, at exit, the DSP load and xrun count to ``out``.
+    ``instrument``: 'canne' (the synth; through the ANNe bundle ``fx`` when
+    given) or 'anne' (the effect on the audio input: JACK ``in_1``, or the
+    PortAudio ``input_device``). ``fx_options``: knobs, preset, sizes, wet,
+    bypass of the effect (see :func:`rtsynth.host.effect_render.build_effect`).
+    Other parameters mirror ``rtsynth play``. ``performance``: ``(seconds, raw
+    MIDI)`` messages played from a thread once the stream runs (the demo).
+    ``duration``: stop after this many seconds (tests, demos). Prints the
+    start-up line and, at exit, the DSP load and xrun count to ``out``.
     """
+    from ..control import ANNE_MAP_NAME, CommandMapper, default_map, merge_maps
+    from ..engine.chain import AudioInput, Chain
     from ..model import load_bundle
+    from .effect_render import build_effect
+    from .live import run_live
     from .render import build_synth
-    from .runtime import latency_line, realtime_python, warm_up
+    from .runtime import latency_line
 
-    out = out or sys.stdout
+    if instrument not in INSTRUMENTS:
+        raise InputError(f"instrument={instrument!r}: expected one of {', '.join(INSTRUMENTS)}.")
     folder = resolve_bundle(instrument, model)
     bundle = load_bundle(folder)
+    fx_options = fx_options or {}
     backend = choose_backend(backend)
-    engine_opts = dict(hop=hop, polyphony=voices, mode=mode, latents=latents)
-    queue = EventQueue(4096)
-    midi_ports = []
-    if backend == "jack":
-        from .jack_backend import JackHost, open_client
+    if instrument == "anne":
+        mapper = CommandMapper(default_map(name=ANNE_MAP_NAME))
 
-        client = open_client(jack_name)
-        try:
-            rate, period = client.samplerate, client.blocksize
-            if sample_rate is not None and int(sample_rate) != rate:
-                raise DeviceError(f"sample_rate={sample_rate}: expected the JACK server's rate, "
-                                  f"found the server runs at {rate} Hz (JACK sets it; the "
-                                  f"engine corrects pitch at any rate).")
-            if block is not None and int(block) != period:
-                raise DeviceError(f"block={block}: expected the JACK server's period, found the "
-                                  f"server runs with {period} frames (start jackd with -p {block}).")
-            engine = build_synth(bundle, sample_rate=rate, block=period, **engine_opts)
-            warm_up(engine, period)
-            host = JackHost(engine, client, connect=connect, midi_in=midi_in, queue=queue)
-            block = period
-            name = f"jack ({client.name}, midi_in {client.name}:midi_in)"
-        except BaseException:
-            client.close()
-            raise
+        def build(rate, period):
+            source = AudioInput(rate, max(period, 8192))
+            return Chain(source, build_effect(bundle, sample_rate=rate, block=period,
+                                              **fx_options))
+
+        def describe(engine, name, rate, period):
+            # the effect's delay is exact and in the audio graph itself: no period added
+            return latency_line(folder, name, rate, period, effect_details(engine.effect),
+                                engine.latency_samples)
     else:
-        from .portaudio_backend import PortAudioHost, open_midi_inputs, resolve_output_device
+        fx_bundle = None if fx is None else load_bundle(fx)
+        mapper = CommandMapper(None if fx is None else
+                               merge_maps(default_map(), default_map(name=ANNE_MAP_NAME)))
 
-        dev = resolve_output_device(device)
-        import sounddevice as sd
+        def build(rate, period):
+            synth = build_synth(bundle, sample_rate=rate, block=period, hop=hop,
+                                polyphony=voices, mode=mode, latents=latents)
+            if fx_bundle is None:
+                return synth
+            return Chain(synth, build_effect(fx_bundle, sample_rate=rate, block=period,
+                                             **fx_options))
 
-        info = sd.query_devices(dev)
-        rate = int(sample_rate or bundle.manifest.sample_rate)
-        block = int(block or 256)
-        engine = build_synth(bundle, sample_rate=rate, block=block, **engine_opts)
-        midi_ins, midi_ports = open_midi_inputs(queue, midi_in, virtual_midi)
-        try:
-            host = PortAudioHost(engine, dev, rate, block, queue=queue)
-        except BaseException:
-            for m in midi_ins:
-                m.close_port()
-            raise
-        warm_up(engine, block)
-        name = (f"portaudio ({info['name']}, {sd.query_hostapis(info['hostapi'])['name']}; "
-                f"midi: {', '.join(midi_ports) or 'none'})")
-    line = latency_line(folder, name, rate, block, engine, voices)
+        def describe(engine, name, rate, period):
+            synth = getattr(engine, "source", engine)
+            details = f"synthesis hop {synth.hop}, {voices} voices, mode {synth.mode}"
+            if fx is not None:
+                details += f", fx {fx} ({effect_details(engine.effect)})"
+            # a MIDI event waits for the next period, then the effect's delay
+            return latency_line(folder, name, rate, period, details,
+                                period + engine.latency_samples)
 
-    stop = threading.Event()
-    status = 0
-    try:
-        with realtime_python():
-            host.start()
-            print(line, file=out, flush=True)
-            gc.freeze()  # everything the callback touches exists now
-            if performance is not None:
-                threading.Thread(target=_player, args=(queue, performance, stop),
-                                 daemon=True).start()
-            try:
-                if duration is not None:
-                    deadline = time.monotonic() + duration
-                    while time.monotonic() < deadline:
-                        time.sleep(0.05)
-                        _check(host)
-                else:
-                    host.wait()
-            except KeyboardInterrupt:
-                status = 0  # Ctrl-C is how a live session ends
-    finally:
-        stop.set()
-        try:
-            host.stop()
-        except Exception:  # a device that went away: the report below still matters
-            pass
-        if backend == "portaudio":
-            for m in midi_ins:
-                m.close_port()
-        print(host.meter.report(rate), file=out, flush=True)
-    return status
+    return run_live(build, describe, backend=backend, jack_name=jack_name, connect=connect,
+                    device=device, input_device=input_device, midi_in=midi_in,
+                    virtual_midi=virtual_midi, sample_rate=sample_rate, block=block,
+                    model_rate=bundle.manifest.sample_rate, mapper=mapper,
+                    performance=performance, out=out, duration=duration)
 
 
-def _check(host):
-    if getattr(host, "error", None) is not None or (hasattr(host, "shutdown")
-                                                     and host.shutdown.is_set()):
-        host.wait()  # raises the right DeviceError
+def effect_details(effect):
+    """The ANNe part of a start line: knobs, sizes, wet, bypass, model rate."""
+    m = effect.manifest
+    knobs = ",".join(f"{k:g}" for k in effect.knobs)
+    sizes = ",".join(map(str, effect.sizes))
+    rate = (f"model {m.sample_rate} Hz" if m.sample_rate == effect.sample_rate
+            else f"model {m.sample_rate} Hz, wet path resampled")
+    return (f"ANNe knobs a-e {knobs} on sizes {sizes}, wet {effect.wet:g}"
+            f"{', bypass' if effect.bypass else ''}, {rate}")
 
 
 def list_devices(out=None):
@@ -199,7 +160,7 @@ def list_devices(out=None):
                   f"{d['default_samplerate']:.0f} Hz", file=out)
     except OSError as e:
         print(f"Audio devices: PortAudio unavailable ({e})", file=out)
-    from .portaudio_backend import midi_input_ports
+    from .midi_ports import midi_input_ports
 
     ports = midi_input_ports()
     print("MIDI input ports (rtmidi, for --midi-in):", file=out)

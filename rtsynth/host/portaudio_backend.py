@@ -1,27 +1,25 @@
-"""PortAudio backend (sounddevice) with MIDI from rtmidi ports.
+"""PortAudio backend (sounddevice), output-only or duplex, with MIDI from rtmidi ports.
 
-rtmidi delivers MIDI on its own thread; the callback there parses the message
-and pushes it into a lock-free :class:`rtsynth.control.EventQueue` (offset 0).
+rtmidi delivers MIDI on its own thread (:mod:`rtsynth.host.midi_ports`) and
+pushes it into a lock-free :class:`rtsynth.control.EventQueue` (offset 0).
 The audio callback drains the queue at the start of each block, maps the
 messages to commands in preallocated slots and applies them at offset 0 via
 :func:`rtsynth.engine.schedule.render_with_events`, then copies the mono
 signal to every output channel.
 """
 
-import contextlib
-import os
 import threading
 import time
 
 import numpy as np
 
-from ..control import CommandMapper, EventQueue, parse_message
+from ..control import CommandMapper, EventQueue
 from ..engine.schedule import render_with_events
 from ..errors import DeviceError
 from .runtime import DspMeter, EventSlots
 
-__all__ = ["PortAudioHost", "output_devices", "resolve_output_device", "midi_input_ports",
-           "open_midi_inputs", "COMMON_RATES"]
+__all__ = ["PortAudioHost", "output_devices", "input_devices", "resolve_output_device",
+           "resolve_input_device", "pick_rate", "COMMON_RATES"]
 
 COMMON_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
 
@@ -37,151 +35,64 @@ def _sd():
 
 def output_devices():
     """``[(index, name, host API name, max output channels, default rate)]`` of output devices."""
-    sd = _sd()
-    apis = sd.query_hostapis()
-    out = []
-    for d in sd.query_devices():
-        if d["max_output_channels"] > 0:
-            out.append((d["index"], d["name"], apis[d["hostapi"]]["name"],
-                        d["max_output_channels"], d["default_samplerate"]))
-    return out
+    return _devices("output")
 
 
-def _describe(devs):
-    return "; ".join(f"{i}: {n} ({api})" for i, n, api, _, _ in devs) or "none"
+def input_devices():
+    """``[(index, name, host API name, max input channels, default rate)]`` of input devices."""
+    return _devices("input")
 
 
 def resolve_output_device(device=None):
     """The output device index for ``device`` (None = default, an index, or a name substring)."""
+    return _resolve(device, "output")
+
+
+def resolve_input_device(device=None):
+    """The input device index for ``device`` (None = default, an index, or a name substring)."""
+    return _resolve(device, "input")
+
+
+def pick_rate(device, preferred=None):
+    """``preferred`` (the model's rate) when ``device`` accepts it, else its default rate."""
     sd = _sd()
-    devs = output_devices()
-    if device is None or device == "":
-        default = sd.default.device[1]
-        if default is not None and default >= 0 and any(d[0] == default for d in devs):
-            return default
-        if devs:
-            return devs[0][0]
-        raise DeviceError("device=default: expected an audio output device, found none "
-                          "(available output devices: none).")
-    text = str(device).strip()
-    if text.isdigit():
-        index = int(text)
-        if any(d[0] == index for d in devs):
-            return index
-        raise DeviceError(f"device={device!r}: expected the index of an output device, found no "
-                          f"such output device; available output devices: {_describe(devs)}.")
-    found = [d for d in devs if text.lower() in d[1].lower()]
-    if len(found) == 1 or (found and found[0][1].lower() == text.lower()):
-        return found[0][0]
-    if not found:
-        raise DeviceError(f"device={device!r}: expected a name matching an output device, found "
-                          f"none; available output devices: {_describe(devs)}.")
-    raise DeviceError(f"device={device!r}: expected one matching output device, found "
-                      f"{len(found)}: {_describe(found)}; give the index instead.")
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Hide what C libraries print on fd 2 (ALSA: 'cannot open /dev/snd/seq') meanwhile."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _midi_in(**kw):
-    import rtmidi
-
-    with _quiet_stderr():
-        return rtmidi.MidiIn(**kw)
-
-
-def midi_input_ports():
-    """Names of rtmidi input ports ([] when the MIDI system is unavailable)."""
-    try:
-        m = _midi_in()
+    if preferred:
         try:
-            return list(m.get_ports())
-        finally:
-            m.close_port()
-            del m
-    except Exception:  # no ALSA sequencer, no rtmidi: no ports
-        return []
-
-
-def open_midi_inputs(queue, name=None, virtual=False, client_name="rtsynth"):
-    """Open rtmidi inputs that push into ``queue``; return (list of MidiIn, list of names).
-
-    ``name``: substring of one port name (unknown -> DeviceError listing the
-    ports); None: every available input port; ``virtual``: also open a
-    virtual input port other programs can connect to.
-    """
-    try:
-        import rtmidi
-    except ImportError as e:
-        raise DeviceError(f"midi_in: expected python-rtmidi, found it missing ({e}).") from None
-
-    def callback(event, data=None):
-        msg = parse_message(event[0])
-        if msg is not None:
-            queue.push(0, msg[0], msg[1], msg[2])
-
-    ports = midi_input_ports()
-    opened, names = [], []
-    try:
-        if name is not None:
-            wanted = [i for i, p in enumerate(ports) if name.lower() in p.lower()]
-            if not wanted:
-                raise DeviceError(f"midi_in={name!r}: expected a MIDI input port containing that "
-                                  f"name, found only: {', '.join(ports) or 'none'}.")
-        else:
-            wanted = [i for i, p in enumerate(ports) if "midi through" not in p.lower()]
-        for i in wanted:
-            m = _midi_in(name=client_name)
-            m.open_port(i, name="midi_in")
-            m.set_callback(callback)
-            opened.append(m)
-            names.append(ports[i])
-        if virtual:
-            try:
-                m = _midi_in(name=client_name)
-                m.open_virtual_port("midi_in")
-            except Exception as e:
-                raise DeviceError(f"virtual_midi=True: expected a MIDI system that supports "
-                                  f"virtual ports (ALSA sequencer, CoreMIDI), found it "
-                                  f"unavailable ({' '.join(str(e).split())}).") from None
-            m.set_callback(callback)
-            opened.append(m)
-            names.append(f"{client_name}:midi_in (virtual)")
-    except BaseException:
-        for m in opened:
-            m.close_port()
-        raise
-    return opened, names
+            sd.check_output_settings(device=device, samplerate=preferred, dtype="float32")
+            return int(preferred)
+        except Exception:
+            pass
+    return int(sd.query_devices(device)["default_samplerate"])
 
 
 class PortAudioHost:
-    """Run ``engine`` on a sounddevice OutputStream with MIDI from an EventQueue.
+    """Run ``engine`` on a sounddevice stream with MIDI from an EventQueue.
+
+    Output-only (an OutputStream) for a synth; a duplex Stream (mono input
+    from ``input_device``) for an engine with ``needs_input``, which gets
+    each input period through ``engine.feed`` before rendering it.
 
     Parameters
     ----------
-    engine : rtsynth.engine.canne.CanneSynth
+    engine : object
+        ``process``/``apply`` (and ``feed``), e.g. a CanneSynth or a Chain.
     device : int
         Output device index (see :func:`resolve_output_device`).
     rate, block : int
     queue : rtsynth.control.EventQueue
         Filled by the MIDI thread(s).
+    input_device : int, optional
+        Input device index for a duplex engine (see :func:`resolve_input_device`).
+
+    Attributes
+    ----------
+    device_latency : float
+        PortAudio's estimate of its input + output buffering in seconds
+        (outside rtsynth's exact delay).
     """
 
-    def __init__(self, engine, device, rate, block, *, queue=None, mapper=None, max_events=512):
+    def __init__(self, engine, device, rate, block, *, queue=None, mapper=None, max_events=512,
+                 input_device=None):
         sd = _sd()
         self.engine = engine
         self.device, self.rate, self.block = device, int(rate), int(block)
@@ -194,26 +105,41 @@ class PortAudioHost:
         self.finished = threading.Event()
         info = sd.query_devices(device)
         self.channels = min(2, int(info["max_output_channels"]))
+        self.duplex = bool(getattr(engine, "needs_input", False))
         self._handler = self._on_midi  # bound once, not per block
         try:
             sd.check_output_settings(device=device, samplerate=self.rate,
                                      channels=self.channels, dtype="float32")
+            if self.duplex:
+                sd.check_input_settings(device=input_device, samplerate=self.rate, channels=1,
+                                        dtype="float32")
         except Exception:
             raise DeviceError(f"sample_rate={self.rate}: expected a rate device {device} "
-                              f"({info['name']}) accepts, found it refused; it supports "
+                              f"({info['name']}) accepts{' for input and output' * self.duplex}, "
+                              f"found it refused; it supports "
                               f"{', '.join(map(str, self.supported_rates())) or 'none of the common rates'} Hz."
                               ) from None
         try:
-            self.stream = sd.OutputStream(device=device, samplerate=self.rate, blocksize=self.block,
-                                          channels=self.channels, dtype="float32",
-                                          latency="low", callback=self._callback,
-                                          finished_callback=self.finished.set)
+            if self.duplex:
+                self.stream = sd.Stream(device=(input_device, device), samplerate=self.rate,
+                                        blocksize=self.block, channels=(1, self.channels),
+                                        dtype="float32", latency="low",
+                                        callback=self._duplex_callback,
+                                        finished_callback=self.finished.set)
+            else:
+                self.stream = sd.OutputStream(device=device, samplerate=self.rate,
+                                              blocksize=self.block, channels=self.channels,
+                                              dtype="float32", latency="low",
+                                              callback=self._callback,
+                                              finished_callback=self.finished.set)
         except Exception as e:
             raise DeviceError(f"block={self.block} at {self.rate} Hz: expected settings device "
                               f"{device} ({info['name']}) accepts, found them refused "
                               f"({' '.join(str(e).split())}); it supports "
                               f"{', '.join(map(str, self.supported_rates()))} Hz and its "
                               f"default block sizes (try --block 256 or 512).") from None
+        lat = self.stream.latency
+        self.device_latency = float(sum(lat) if isinstance(lat, tuple) else lat)
 
     def supported_rates(self):
         sd = _sd()
@@ -236,6 +162,22 @@ class PortAudioHost:
         t0 = time.perf_counter_ns()
         if status.output_underflow:
             self.meter.xruns += 1
+        self._render(outdata, frames)
+        self.meter.record(time.perf_counter_ns() - t0, frames)
+
+    def _duplex_callback(self, indata, outdata, frames, time_info, status):
+        t0 = time.perf_counter_ns()
+        if status.output_underflow or status.input_overflow:
+            self.meter.xruns += 1
+        try:
+            self.engine.feed(indata[:, 0])
+        except Exception as e:
+            if self.error is None:
+                self.error = e
+        self._render(outdata, frames)
+        self.meter.record(time.perf_counter_ns() - t0, frames)
+
+    def _render(self, outdata, frames):
         try:
             self.events.clear()
             self.queue.drain(self._handler)
@@ -247,7 +189,6 @@ class PortAudioHost:
             if self.error is None:
                 self.error = e
             outdata.fill(0.0)
-        self.meter.record(time.perf_counter_ns() - t0, frames)
 
     def start(self):
         self.stream.start()
@@ -265,3 +206,45 @@ class PortAudioHost:
             self.stream.stop()
         finally:
             self.stream.close()
+
+
+def _devices(kind):
+    sd = _sd()
+    apis = sd.query_hostapis()
+    key = f"max_{kind}_channels"
+    return [(d["index"], d["name"], apis[d["hostapi"]]["name"], d[key], d["default_samplerate"])
+            for d in sd.query_devices() if d[key] > 0]
+
+
+def _describe(devs):
+    return "; ".join(f"{i}: {n} ({api})" for i, n, api, _, _ in devs) or "none"
+
+
+def _resolve(device, kind):
+    # kind: 'output' or 'input'; option names as the command line spells them
+    sd = _sd()
+    devs = _devices(kind)
+    option = "device" if kind == "output" else "input_device"
+    if device is None or device == "":
+        default = sd.default.device[1 if kind == "output" else 0]
+        if default is not None and default >= 0 and any(d[0] == default for d in devs):
+            return default
+        if devs:
+            return devs[0][0]
+        raise DeviceError(f"{option}=default: expected an audio {kind} device, found none "
+                          f"(available {kind} devices: none).")
+    text = str(device).strip()
+    if text.isdigit():
+        index = int(text)
+        if any(d[0] == index for d in devs):
+            return index
+        raise DeviceError(f"{option}={device!r}: expected the index of an {kind} device, found "
+                          f"no such {kind} device; available {kind} devices: {_describe(devs)}.")
+    found = [d for d in devs if text.lower() in d[1].lower()]
+    if len(found) == 1 or (found and found[0][1].lower() == text.lower()):
+        return found[0][0]
+    if not found:
+        raise DeviceError(f"{option}={device!r}: expected a name matching an {kind} device, "
+                          f"found none; available {kind} devices: {_describe(devs)}.")
+    raise DeviceError(f"{option}={device!r}: expected one matching {kind} device, found "
+                      f"{len(found)}: {_describe(found)}; give the index instead.")

@@ -8,8 +8,8 @@ plays with the same events and the same block size (and, the engine being
 block-size independent, with any block size).
 """
 
+import contextlib
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .fileio import current_umask, one_line
+from .fileio import atomic_path, check_out, one_line
+from .plot import write_spectrogram
 
-__all__ = ["RenderResult", "render_midi", "render_events", "build_synth", "MAX_TAIL_SECONDS",
-           "SUBTYPES"]
+__all__ = ["RenderResult", "render_midi", "render_events", "build_synth", "progress_bar",
+           "MAX_TAIL_SECONDS", "SUBTYPES"]
 
 #: longest release tail rendered after the last event
 MAX_TAIL_SECONDS = 5.0
@@ -103,7 +104,8 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
         Called with each finished block (a view that is reused: copy it to keep
         it); when None the whole render is returned as an array.
     max_tail : float
-        Seconds of release tail at most after the last event.
+        Seconds of release tail at most after the last event (then
+        ``engine.latency_samples`` more, rounded up to blocks).
     progress : bool
         Show a tqdm bar.
 
@@ -123,20 +125,19 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
     chunks = [] if out is None else None
     buf = np.zeros(block, dtype=np.float32)
     chunk_events = []
-    bar = None
-    if progress and n_main / rate >= _PROGRESS_MIN_SECONDS:
-        from tqdm import tqdm
-
-        bar = tqdm(total=round(n_main / rate, 1), unit="s", desc="render", leave=False,
-                   bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]")
-    i, pos, tail = 0, 0, 0
+    bar = progress_bar(n_main / rate) if progress else None
+    # after the end, one latency more: a chained effect's delayed tail is kept
+    flush = -(-engine.latency_samples // block)
+    i, pos, tail, ending = 0, 0, 0, False
     try:
         while True:
             if pos >= n_main:
-                if tail >= max_tail_blocks:
-                    break
-                if tail and engine.active_voices == 0 and float(np.max(np.abs(buf))) < _SILENCE:
-                    break
+                ending = ending or tail >= max_tail_blocks or (
+                    tail and engine.active_voices == 0 and float(np.max(np.abs(buf))) < _SILENCE)
+                if ending:
+                    if flush == 0:
+                        break
+                    flush -= 1
                 tail += 1
             chunk_events.clear()
             stop = pos + block
@@ -159,9 +160,19 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
     return audio, pos, tail * block
 
 
+def progress_bar(seconds, desc="render"):
+    """A tqdm bar counting seconds of audio, or None for renders under 20 s."""
+    if seconds < _PROGRESS_MIN_SECONDS:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=round(seconds, 1), unit="s", desc=desc, leave=False,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]")
+
+
 def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=None,
                 plot=None, progress=True, subtype="FLOAT", keep_audio=False, mapper=None,
-                **engine_options):
+                fx=None, fx_options=None, **engine_options):
     """Render a MIDI file (or timed commands) through CANNe into a WAV file.
 
     Parameters
@@ -189,7 +200,13 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
     keep_audio : bool
         Return the samples in the result.
     mapper : rtsynth.control.CommandMapper, optional
-        For MIDI files (default: the packaged CANNe map).
+        For MIDI files (default: the packaged CANNe map, plus the ANNe map with ``fx``).
+    fx : str, os.PathLike or rtsynth.model.ModelBundle, optional
+        An ANNe effect bundle the synth plays through (``render canne --fx``).
+        The render is latency-compensated: its first sample is the synth's
+        first sample through the effect, and the effect's tail is kept.
+    fx_options : dict, optional
+        Passed to :func:`rtsynth.host.effect_render.build_effect` (knobs, preset, ...).
     **engine_options
         Passed to :class:`rtsynth.engine.canne.CanneSynth` (hop, polyphony, mode, ...).
 
@@ -206,12 +223,21 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
         raise InputError(f"subtype={subtype!r}: expected one of {', '.join(SUBTYPES)}.")
     out_path = None if out_path is None else Path(out_path)
     if out_path is not None:
-        _check_out(out_path, (".wav",), "out")
+        check_out(out_path, (".wav",), "out")
     plot = None if plot is None else Path(plot)
     if plot is not None:
-        _check_out(plot, (".png",), "plot")
+        check_out(plot, (".png",), "plot")
     engine = build_synth(bundle, sample_rate=sample_rate, block=block, latents=latents,
                          **engine_options)
+    if fx is not None:
+        from ..control import ANNE_MAP_NAME, CommandMapper, default_map, merge_maps
+        from ..engine.chain import Chain
+        from .effect_render import build_effect
+
+        engine = Chain(engine, build_effect(fx, sample_rate=engine.sample_rate, block=block,
+                                            **(fx_options or {})))
+        mapper = mapper or CommandMapper(merge_maps(default_map(),
+                                                    default_map(name=ANNE_MAP_NAME)))
     rate = engine.sample_rate
     if isinstance(midi, (str, os.PathLike)):
         events = read_midi(midi, rate, mapper)
@@ -220,84 +246,38 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
     n_notes = sum(1 for _, c in events if c[0] == "note_on")
 
     peak = [0.0]
+    skip = [engine.latency_samples]  # latency compensation: the effect's delay is dropped
     keep = [] if (keep_audio or plot is not None) else None
-    tmp = None
     writer = None
-    try:
-        if out_path is not None:
-            fd, tmp = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=".wav",
-                                       dir=out_path.parent)
-            os.close(fd)
-            writer = sf.SoundFile(tmp, "w", samplerate=rate, channels=1, format="WAV",
-                                  subtype=subtype)
 
-        def sink(buf):
-            p = float(np.max(np.abs(buf)))
-            if p > peak[0]:
-                peak[0] = p
+    def sink(buf):
+        if skip[0]:
+            cut = min(skip[0], buf.shape[0])
+            skip[0] -= cut
+            buf = buf[cut:]
+        if buf.shape[0]:
+            peak[0] = max(peak[0], float(np.max(np.abs(buf))))
             if writer is not None:
                 writer.write(buf)
             if keep is not None:
                 keep.append(buf.copy())
 
-        _, n, tail = render_events(engine, events, block=block, out=sink, progress=progress)
-        if writer is not None:
-            writer.close()
-            writer = None
-            os.chmod(tmp, 0o666 & ~current_umask())
-            os.replace(tmp, out_path)
-            tmp = None
+    try:
+        with contextlib.ExitStack() as stack:
+            if out_path is not None:
+                tmp = stack.enter_context(atomic_path(out_path))
+                writer = stack.enter_context(sf.SoundFile(tmp, "w", samplerate=rate, channels=1,
+                                                          format="WAV", subtype=subtype))
+            _, n, tail = render_events(engine, events, block=block, out=sink, progress=progress)
     except (OSError, sf.SoundFileError, RuntimeError) as e:
         raise InputError(f"out={str(out_path)!r}: expected a writable file, found the write "
                          f"failed ({one_line(e)}).") from None
-    finally:
-        if writer is not None:
-            writer.close()
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
     audio = np.concatenate(keep) if keep else (np.zeros(0, np.float32) if keep is not None else None)
     if plot is not None:
         write_spectrogram(audio, rate, plot, title=_title(midi, out_path))
-    return RenderResult(out_path, rate, n, len(events), n_notes, peak[0], engine.nonfinite_count,
-                        tail, plot, time.perf_counter() - t0, audio if keep_audio else None)
-
-
-def write_spectrogram(audio, rate, path, title=""):
-    """Write a log-magnitude spectrogram PNG of ``audio`` (atomically)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InputError(f"plot={str(path)!r}: expected matplotlib to be installed "
-                         f"(pip install 'rtsynth[plot]'), found it missing.") from None
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
-    x = np.asarray(audio, dtype=np.float64)
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak > 0:
-        x = x / peak  # 0 dB = the render's peak
-    if x.size < 2048:
-        x = np.pad(x, (0, 2048 - x.size))
-    ax.specgram(x, NFFT=2048, Fs=rate, noverlap=1536, cmap="magma", vmin=-100, scale="dB",
-                mode="magnitude")
-    ax.set_ylim(0, min(rate / 2, 8000))
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("frequency (Hz)")
-    ax.set_title(title)
-    fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return RenderResult(out_path, rate, n - engine.latency_samples, len(events), n_notes, peak[0],
+                        engine.nonfinite_count, tail, plot, time.perf_counter() - t0,
+                        audio if keep_audio else None)
 
 
 def _title(midi, out_path):
@@ -309,18 +289,3 @@ def _check_block(block):
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not 1 <= block <= 65536:
         raise InputError(f"block={block!r}: expected an integer 1..65536.")
     return int(block)
-
-
-def _check_out(path, suffixes, name):
-    if path.suffix.lower() not in suffixes:
-        raise InputError(f"{name}={str(path)!r}: expected a file name ending in "
-                         f"{' or '.join(suffixes)}, found {path.suffix or 'no extension'!r}.")
-    if path.is_dir():
-        raise InputError(f"{name}={str(path)!r}: expected a file path, found a folder.")
-    parent = path.parent
-    if not parent.is_dir():
-        raise InputError(f"{name}={str(path)!r}: expected an existing folder to write into, "
-                         f"found no folder {str(parent)!r}.")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{name}={str(path)!r}: expected a writable folder, found "
-                         f"{str(parent)!r} read-only.")

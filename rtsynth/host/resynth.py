@@ -9,14 +9,13 @@ of the live CANNe path, which also only ever has magnitudes.
 """
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from .fileio import current_umask, one_line
+from .fileio import atomic_path, one_line, open_audio
 
 __all__ = [
     "METHODS", "DEMO_RATE", "ResynthResult",
@@ -190,23 +189,9 @@ def _envelope(t, start, stop, attack, release):
 
 def _read_mono(path):
     """Read any libsndfile-readable file as float64 mono (channels averaged)."""
-    import soundfile as sf
-
-    if not path.exists():
-        raise InputError(
-            f"in={str(path)!r}: expected an existing audio file, found no such file")
-    if not path.is_file():
-        raise InputError(
-            f"in={str(path)!r}: expected an audio file, found a folder or special file")
-    try:
-        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    except (sf.SoundFileError, RuntimeError) as e:
-        raise InputError(
-            f"in={str(path)!r}: expected an audio file (WAV, FLAC, ...), "
-            f"found data libsndfile cannot read ({one_line(e)})") from None
-    if data.shape[0] == 0:
-        raise InputError(
-            f"in={str(path)!r}: expected at least one audio sample, found an empty file")
+    with open_audio(path) as f:
+        data = f.read(dtype="float64", always_2d=True)
+        rate = f.samplerate
     return data.mean(axis=1), int(rate)
 
 
@@ -239,18 +224,10 @@ def _write_atomic(path, y, rate, fmt):
     # Float samples so a resynthesis that overshoots full scale is kept exact
     # instead of being clipped by the file format.
     subtype = "FLOAT" if sf.check_format(fmt, "FLOAT") else None
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        sf.write(tmp, y, rate, format=fmt, subtype=subtype)
-        # mkstemp makes the file owner-only; give it the usual umask-based mode.
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            sf.write(tmp, y, rate, format=fmt, subtype=subtype)
     except (OSError, sf.SoundFileError, RuntimeError) as e:
         raise InputError(
             f"out={str(path)!r}: expected a writable file, found the write failed "
             f"({one_line(e)})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

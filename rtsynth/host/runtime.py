@@ -117,35 +117,56 @@ def realtime_python():
 
 
 def warm_up(engine, block):
-    """Run every code path the callback will (numba kernels, decoder, voices), then reset.
+    """Run every code path the callback will (numba kernels for the host's float32
+    buffers, decoder, encoder, voices, resamplers), then reset.
 
-    The engine comes back silent, at clock 0, with its latents, bend and
-    sustain as before.
+    ``engine`` is a CanneSynth, or a Chain of a synth or an audio input and an
+    effect. It comes back silent, at clock 0, with its latents, knobs, wet,
+    bend and sustain as before.
     """
-    latents = engine.latents
+    synth = getattr(engine, "source", engine)
+    synth = synth if hasattr(synth, "note_on") else None
+    effect = getattr(engine, "effect", None)
+    lengths = [getattr(synth, "n_fft", 0)]
+    if synth is not None:
+        latents = synth.latents
+        synth.note_on(60, 100)
+        synth.note_on(64, 80)
+    if effect is not None:
+        knobs, wet, bypass = list(effect.knobs), effect.wet, effect.bypass
+        effect.bypass = False
+        lengths.append(effect.latency_samples + effect.manifest.n_fft)
     buf = np.zeros(block, dtype=np.float32)
-    engine.note_on(60, 100)
-    engine.note_on(64, 80)
-    for i in range(max(8, -(-engine.n_fft // block) * 2)):
-        if i == 2:
-            engine.pitch_bend(0.5)
-            engine.set_latent_normalized(0, 0.3)
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, block).astype(np.float32)
+    n_blocks = max(8, 2 * -(-max(lengths) // block))
+    for i in range(n_blocks):
+        if i == 2 and synth is not None:
+            synth.pitch_bend(0.5)
+            synth.set_latent_normalized(0, 0.3)
+        if i == 2 and effect is not None:
+            effect.set_knob(0, 2.0)
+            effect.set_wet(0.5)  # the dry/wet ramp
+        if getattr(engine, "needs_input", False):
+            engine.feed(noise)
         engine.process(buf)
-    engine.sustain(True)
-    engine.note_off(60)
-    engine.sustain(False)
-    engine.note_off(64)
-    engine.process(buf)
-    engine.pitch_bend(0.0)
-    engine.set_latents(latents)
+    if synth is not None:
+        synth.sustain(True)
+        synth.note_off(60)
+        synth.sustain(False)
+        synth.note_off(64)
+        engine.process(buf)
+        synth.pitch_bend(0.0)
+        synth.set_latents(latents)
+    if effect is not None:
+        effect.set_knobs(knobs)
+        effect.set_wet(wet)
+        effect.bypass = bypass
     engine.reset()
     t = time.perf_counter_ns()  # touch the timers once
     del t
 
 
-def latency_line(model, backend, rate, block, engine, voices):
-    """The one start-up line the issue asks for."""
-    n = block + engine.latency_samples
-    return (f"rtsynth: model {model}, backend {backend}, {rate} Hz, block {block}, "
-            f"synthesis hop {engine.hop}, {voices} voices, mode {engine.mode}, "
-            f"latency: {n} samples ({1000.0 * n / rate:.1f} ms)")
+def latency_line(model, backend, rate, block, details, latency):
+    """The one start-up line: model, backend, rate, block, engine details, latency in samples and ms."""
+    return (f"rtsynth: model {model}, backend {backend}, {rate} Hz, block {block}, {details}, "
+            f"latency: {latency} samples ({1000.0 * latency / rate:.1f} ms)")

@@ -1,0 +1,165 @@
+"""A live session: open the backend, build the engine for its rate and period, run until Ctrl-C.
+
+Shared by every instrument (CANNe, CANNe through ANNe, ANNe on live input):
+the instrument only says how to build its engine for a rate and a period and
+how to describe it in the start line. An engine with ``needs_input`` gets a
+duplex stream (JACK ``in_1``, or a PortAudio input device).
+"""
+
+import gc
+import sys
+import threading
+import time
+
+from ..control import EventQueue
+from ..errors import DeviceError
+
+__all__ = ["run_live"]
+
+
+def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, device=None,
+             input_device=None, midi_in=None, virtual_midi=False, sample_rate=None, block=None,
+             model_rate=None, mapper=None, performance=None, out=None, duration=None):
+    """Run one live session; return the exit status (0).
+
+    Parameters
+    ----------
+    build : callable
+        ``build(rate, block) -> engine`` (``process``/``apply``/``reset``, and
+        ``feed`` when ``engine.needs_input``).
+    describe : callable
+        ``describe(engine, backend_description, rate, block) -> str``: the start line.
+    backend : {'jack', 'portaudio'}
+    model_rate : int, optional
+        PortAudio's rate when none is given and the devices accept it
+        (otherwise the output device's default rate).
+    mapper : rtsynth.control.CommandMapper, optional
+    performance : list of (float, bytes), optional
+        Raw MIDI played from a thread once the stream runs (the demo).
+    duration : float, optional
+        Stop after this many seconds (tests, demos).
+
+    Other parameters mirror ``rtsynth play``. Prints the start line and, at
+    exit, the DSP load and the xrun count to ``out``.
+    """
+    from .runtime import realtime_python
+
+    out = out or sys.stdout
+    queue = EventQueue(4096)
+    midi_ins = []
+    if backend == "jack":
+        host, rate, block, name = _open_jack(build, jack_name, connect, midi_in, sample_rate,
+                                             block, mapper, queue)
+    else:
+        host, rate, block, name, midi_ins = _open_portaudio(
+            build, device, input_device, midi_in, virtual_midi, sample_rate, block, model_rate,
+            mapper, queue)
+    line = describe(host.engine, name, rate, block)
+    if getattr(host, "device_latency", None):
+        line += f" + about {1000 * host.device_latency:.1f} ms of device buffering (PortAudio)"
+
+    stop = threading.Event()
+    try:
+        with realtime_python():
+            host.start()
+            print(line, file=out, flush=True)
+            gc.freeze()  # everything the callback touches exists now
+            if performance is not None:
+                threading.Thread(target=_player, args=(queue, performance, stop),
+                                 daemon=True).start()
+            try:
+                if duration is not None:
+                    deadline = time.monotonic() + duration
+                    while time.monotonic() < deadline:
+                        time.sleep(0.05)
+                        _check(host)
+                else:
+                    host.wait()
+            except KeyboardInterrupt:
+                pass  # Ctrl-C is how a live session ends
+    finally:
+        stop.set()
+        try:
+            host.stop()
+        except Exception:  # a device that went away: the report below still matters
+            pass
+        for m in midi_ins:
+            m.close_port()
+        print(host.meter.report(rate), file=out, flush=True)
+    return 0
+
+
+def _open_jack(build, jack_name, connect, midi_in, sample_rate, block, mapper, queue):
+    from .jack_backend import JackHost, open_client
+    from .runtime import warm_up
+
+    client = open_client(jack_name)
+    try:
+        rate, period = client.samplerate, client.blocksize
+        if sample_rate is not None and int(sample_rate) != rate:
+            raise DeviceError(f"sample_rate={sample_rate}: expected the JACK server's rate, "
+                              f"found the server runs at {rate} Hz (JACK sets it; rtsynth "
+                              f"plays at any rate).")
+        if block is not None and int(block) != period:
+            raise DeviceError(f"block={block}: expected the JACK server's period, found the "
+                              f"server runs with {period} frames (start jackd with -p {block}).")
+        engine = build(rate, period)
+        warm_up(engine, period)
+        host = JackHost(engine, client, mapper=mapper, connect=connect, midi_in=midi_in,
+                        queue=queue)
+    except BaseException:
+        client.close()
+        raise
+    ins = "in_1 -> " if host.in_1 is not None else ""
+    return host, rate, period, f"jack ({client.name}: {ins}out_1/out_2, midi_in)"
+
+
+def _open_portaudio(build, device, input_device, midi_in, virtual_midi, sample_rate, block,
+                    model_rate, mapper, queue):
+    import sounddevice as sd
+
+    from .midi_ports import open_midi_inputs
+    from .portaudio_backend import (PortAudioHost, pick_rate,
+                                    resolve_input_device, resolve_output_device)
+    from .runtime import warm_up
+
+    dev = resolve_output_device(device)
+    block = int(block or 256)
+    rate = int(sample_rate) if sample_rate else pick_rate(dev, model_rate)
+    engine = build(rate, block)
+    in_dev = resolve_input_device(input_device) if getattr(engine, "needs_input", False) else None
+    midi_ins, midi_ports = open_midi_inputs(queue, midi_in, virtual_midi)
+    try:
+        host = PortAudioHost(engine, dev, rate, block, queue=queue, mapper=mapper,
+                             input_device=in_dev)
+    except BaseException:
+        for m in midi_ins:
+            m.close_port()
+        raise
+    warm_up(engine, block)
+    info = sd.query_devices(dev)
+    where = info["name"] if in_dev is None else (f"{sd.query_devices(in_dev)['name']} -> "
+                                                 f"{info['name']}")
+    name = (f"portaudio ({where}, {sd.query_hostapis(info['hostapi'])['name']}; "
+            f"midi: {', '.join(midi_ports) or 'none'})")
+    return host, rate, block, name, midi_ins
+
+
+def _player(queue, messages, stop):
+    """Push ``(seconds, raw MIDI)`` messages into ``queue`` on time (a performance thread)."""
+    from ..control import parse_message
+
+    t0 = time.monotonic()
+    for t, data in messages:
+        delay = t0 + t - time.monotonic()
+        if delay > 0 and stop.wait(delay):
+            return
+        msg = parse_message(data)
+        if msg is not None:
+            queue.push(0, *msg)
+
+
+def _check(host):
+    if getattr(host, "error", None) is not None or (hasattr(host, "shutdown")
+                                                     and host.shutdown.is_set()):
+        host.wait()  # raises the right DeviceError
