@@ -283,14 +283,16 @@ def _render(args):
     from .host.play import resolve_bundle
 
     _check_options(args)
+    if args.instrument == "anne" and args.in_path is None:
+        raise InputError("in: expected `rtsynth render anne --in IN.wav`, found no --in.")
+    if args.instrument == "canne" and args.midi is None:
+        raise InputError("midi: expected `rtsynth render canne --midi IN.mid`, found no --midi.")
     folder = resolve_bundle(args.instrument, args.model)
     subtype = "PCM_24" if args.pcm24 else "FLOAT"
     progress = sys.stderr.isatty()
     if args.instrument == "anne":
         from .host.effect_render import render_effect
 
-        if args.in_path is None:
-            raise InputError("in: expected `rtsynth render anne --in IN.wav`, found no --in.")
         r = render_effect(folder, args.in_path, args.out, block=args.block, plot=args.plot,
                           progress=progress, subtype=subtype, **_fx_options(args))
         if r.nonfinite_input:
@@ -305,8 +307,6 @@ def _render(args):
         return 0
     from .host.render import render_midi
 
-    if args.midi is None:
-        raise InputError("midi: expected `rtsynth render canne --midi IN.mid`, found no --midi.")
     r = render_midi(folder, args.midi, args.out, sample_rate=args.sample_rate, block=args.block,
                     latents=args.latents, plot=args.plot, progress=progress, subtype=subtype,
                     hop=args.hop, polyphony=args.voices, mode=args.mode, fx=args.fx,

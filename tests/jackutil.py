@@ -15,7 +15,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server", "client"]
+__all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server", "client",
+           "wait_for_port", "write_due_midi"]
 
 _counter = itertools.count()
 
@@ -180,3 +181,32 @@ def stop_server(server, timeout=5.0):
         os.unlink(server.log_path)
     except OSError:
         pass
+
+
+def wait_for_port(client, port, proc, timeout=60.0):
+    """Block until ``port`` exists on the server, while the process ``proc`` that should
+    open it runs.
+
+    Raises
+    ------
+    RuntimeError
+        ``proc`` exited or ``timeout`` passed; the message holds its output.
+    """
+    deadline = time.monotonic() + timeout
+    while not client.get_ports(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                proc.kill()
+            out, err = proc.communicate(timeout=10)
+            raise RuntimeError(f"{port} did not appear (rc={proc.returncode}):\n{out}\n{err}")
+        time.sleep(0.1)
+
+
+def write_due_midi(port, schedule, i, pos, frames):
+    """From a process callback: write the events of ``schedule`` ([(frame, bytes)], sorted)
+    that fall before ``pos + frames`` into the MIDI output ``port``, starting at index
+    ``i``, at their offsets in this cycle; returns the index of the next event."""
+    while i < len(schedule) and schedule[i][0] < pos + frames:
+        port.write_midi_event(max(0, schedule[i][0] - pos), schedule[i][1])
+        i += 1
+    return i

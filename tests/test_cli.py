@@ -163,3 +163,44 @@ def test_resynth_methods_are_the_dsp_registry():
     from rtsynth.host.resynth import METHODS
 
     assert set(METHODS) == set(PHASE_METHODS)
+
+
+@pytest.mark.parametrize("argv,expect", [
+    (["render", "canne", "--out", "o.wav"], "midi: expected `rtsynth render canne --midi IN.mid`"),
+    (["render", "anne", "--model", "m", "--out", "o.wav"],
+     "in: expected `rtsynth render anne --in IN.wav`"),
+    (["play", "anne", "--fx", "x"], "--fx: expected only with `rtsynth play canne`"),
+    (["play", "canne", "--knobs", "1,1,1,1,1"],
+     "--knobs: expected only with `rtsynth play anne` or `canne --fx FOLDER`"),
+    (["render", "canne", "--midi", "a.mid", "--out", "o.wav", "--in", "x.wav"],
+     "--in: expected only with `rtsynth render anne`"),
+])
+def test_options_of_the_other_instrument_are_one_sentence(tmp_path, capsys, monkeypatch, argv,
+                                                          expect):
+    from rtsynth.host import play
+
+    (tmp_path / "m").mkdir()
+    monkeypatch.setattr(play, "_PACKAGE_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rtsynth: error: ") and expect in err and len(err.splitlines()) == 1
+
+
+def test_anne_without_a_bundle_says_where_it_looked(tmp_path, capsys, monkeypatch):
+    from rtsynth.host import play
+
+    monkeypatch.setattr(play, "_PACKAGE_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["render", "anne", "--in", "x.wav", "--out", "o.wav"]) == 1
+    err = capsys.readouterr().err
+    assert "models/anne is missing: expected a trained anne bundle folder" in err
+    assert "--model FOLDER" in err and len(err.splitlines()) == 1
+
+
+def test_help_shows_both_instruments():
+    for command in ("play", "render"):
+        r = run_cli(command, "--help")
+        assert r.returncode == 0 and "{canne,anne}" in r.stdout
+        for option in ("--fx", "--knobs", "--preset", "--sizes", "--wet"):
+            assert option in r.stdout, (command, option)

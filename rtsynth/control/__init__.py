@@ -5,9 +5,10 @@ never imports rtsynth.engine or rtsynth.host. It produces plain command tuples
 that the host applies to the engine.
 """
 
-from .commands import ANNE_MAP_NAME, CommandMapper, default_map, load_map, merge_maps, validate_map
+from .commands import CommandMapper
 from .events import EventQueue
+from .maps import ANNE_MAP_NAME, default_map, instrument_map, load_map, merge_maps, validate_map
 from .midi import MidiParser, parse_message
 
 __all__ = ["EventQueue", "MidiParser", "parse_message", "CommandMapper", "default_map",
-           "load_map", "validate_map", "merge_maps", "ANNE_MAP_NAME"]
+           "load_map", "validate_map", "merge_maps", "instrument_map", "ANNE_MAP_NAME"]

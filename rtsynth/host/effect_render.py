@@ -15,7 +15,6 @@ input. What a musician expects from an offline effect:
 - Non-finite input samples (NaN, Inf) are replaced by silence and counted.
 """
 
-import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .fileio import atomic_path, check_out, one_line, open_audio
-from .render import SUBTYPES, progress_bar
+from .fileio import check_out, open_audio, wav_writer
+from .render import check_block, progress_bar
 
 __all__ = ["EffectRenderResult", "build_effect", "render_effect"]
 
@@ -119,13 +118,8 @@ def render_effect(bundle, in_path, out_path, *, block=256, plot=None, progress=T
     -------
     EffectRenderResult
     """
-    import soundfile as sf
-
     t0 = time.perf_counter()
-    if subtype not in SUBTYPES:
-        raise InputError(f"subtype={subtype!r}: expected one of {', '.join(SUBTYPES)}.")
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not 1 <= block <= 65536:
-        raise InputError(f"block={block!r}: expected an integer 1..65536.")
+    block = check_block(block)
     out_path = None if out_path is None else Path(out_path)
     if out_path is not None:
         check_out(out_path, (".wav",), "out")
@@ -141,24 +135,14 @@ def render_effect(bundle, in_path, out_path, *, block=256, plot=None, progress=T
         # one engine per channel: a stereo file keeps its image
         fx = [build_effect(bundle, sample_rate=rate, block=block, **effect_options)
               for _ in range(channels)]
-        keep = [] if (keep_audio or plot is not None) else None
-        try:
-            with contextlib.ExitStack() as stack:
-                writer = None
-                if out_path is not None:
-                    tmp = stack.enter_context(atomic_path(out_path))
-                    writer = stack.enter_context(sf.SoundFile(
-                        tmp, "w", samplerate=rate, channels=channels, format="WAV",
-                        subtype=subtype))
-                peak = _run(f, fx, block, writer, keep, progress)
-        except (OSError, sf.SoundFileError, RuntimeError) as e:
-            raise InputError(f"out={str(out_path)!r}: expected a writable file, found the write "
-                             f"failed ({one_line(e)}).") from None
-    audio = np.concatenate([y for _, y in keep]) if keep else None
+        keep = ([], []) if (keep_audio or plot is not None) else None  # inputs, outputs
+        with wav_writer(out_path, rate, channels, subtype) as writer:
+            peak = _run(f, fx, block, writer, keep, progress)
+    audio = np.concatenate(keep[1]) if keep else None
     if plot is not None:
         from .plot import write_spectrograms
 
-        before = np.concatenate([x for x, _ in keep]).mean(axis=1)
+        before = np.concatenate(keep[0]).mean(axis=1)
         write_spectrograms([(before, f"input: {Path(in_path).name}"),
                             (audio.mean(axis=1), f"through ANNe ({bundle.manifest.name})")],
                            rate, plot)
@@ -182,6 +166,8 @@ def _run(f, fx, block, writer, keep, progress):
             n = f.read(block, dtype="float64", always_2d=True, out=x).shape[0] if fed < frames else 0
             x[n:] = 0.0  # past the end: silence flushes the effect's tail
             fed += n
+            if keep is not None and n:
+                keep[0].append(x[:n].copy())
             for c, eff in enumerate(fx):
                 col_in[:] = x[:, c]
                 y[:, c] = eff.process(col_in, out=col_out)
@@ -193,7 +179,7 @@ def _run(f, fx, block, writer, keep, progress):
                 if writer is not None:
                     writer.write(out)
                 if keep is not None:
-                    keep.append((x[:n].copy(), out.copy()))
+                    keep[1].append(out.copy())
                 written += out.shape[0]
             if bar is not None and (fed // block) % 64 == 0:
                 bar.n = round(fed / rate, 1)

@@ -7,7 +7,11 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["one_line", "current_umask", "atomic_path", "open_audio", "check_out"]
+__all__ = ["one_line", "current_umask", "atomic_path", "wav_writer", "open_audio", "check_out",
+           "SUBTYPES"]
+
+#: WAV sample formats offered
+SUBTYPES = ("FLOAT", "PCM_24")
 
 
 def one_line(exc):
@@ -43,6 +47,32 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def wav_writer(path, rate, channels=1, subtype="FLOAT"):
+    """A ``soundfile.SoundFile`` writing the WAV ``path`` through :func:`atomic_path`, or
+    None when ``path`` is None.
+
+    Raises
+    ------
+    InputError
+        A subtype not in :data:`SUBTYPES`, or the write failed (one sentence).
+    """
+    import soundfile as sf
+
+    if subtype not in SUBTYPES:
+        raise InputError(f"subtype={subtype!r}: expected one of {', '.join(SUBTYPES)}.")
+    if path is None:
+        yield None
+        return
+    try:
+        with atomic_path(path) as tmp, sf.SoundFile(tmp, "w", samplerate=rate, channels=channels,
+                                                    format="WAV", subtype=subtype) as f:
+            yield f
+    except (OSError, sf.SoundFileError, RuntimeError) as e:
+        raise InputError(f"out={str(path)!r}: expected a writable file, found the write "
+                         f"failed ({one_line(e)}).") from None
 
 
 def open_audio(path, name="in"):

@@ -76,7 +76,7 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     ``duration``: stop after this many seconds (tests, demos). Prints the
     start-up line and, at exit, the DSP load and xrun count to ``out``.
     """
-    from ..control import ANNE_MAP_NAME, CommandMapper, default_map, merge_maps
+    from ..control import CommandMapper, instrument_map
     from ..engine.chain import AudioInput, Chain
     from ..model import load_bundle
     from .effect_render import build_effect
@@ -91,7 +91,7 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     fx_options = fx_options or {}
     backend = choose_backend(backend)
     if instrument == "anne":
-        mapper = CommandMapper(default_map(name=ANNE_MAP_NAME))
+        mapper = CommandMapper(instrument_map("anne"))
 
         def build(rate, period):
             source = AudioInput(rate, max(period, 8192))
@@ -104,8 +104,7 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
                                 engine.latency_samples)
     else:
         fx_bundle = None if fx is None else load_bundle(fx)
-        mapper = CommandMapper(None if fx is None else
-                               merge_maps(default_map(), default_map(name=ANNE_MAP_NAME)))
+        mapper = CommandMapper(instrument_map("canne", fx=fx is not None))
 
         def build(rate, period):
             synth = build_synth(bundle, sample_rate=rate, block=period, hop=hop,

@@ -8,7 +8,6 @@ plays with the same events and the same block size (and, the engine being
 block-size independent, with any block size).
 """
 
-import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -17,16 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .fileio import atomic_path, check_out, one_line
+from .fileio import SUBTYPES, check_out, wav_writer
 from .plot import write_spectrogram
 
 __all__ = ["RenderResult", "render_midi", "render_events", "build_synth", "progress_bar",
-           "MAX_TAIL_SECONDS", "SUBTYPES"]
+           "check_block", "MAX_TAIL_SECONDS", "SUBTYPES"]
 
 #: longest release tail rendered after the last event
 MAX_TAIL_SECONDS = 5.0
-#: WAV sample formats offered
-SUBTYPES = ("FLOAT", "PCM_24")
 #: progress bar only for renders longer than this (seconds of audio)
 _PROGRESS_MIN_SECONDS = 20.0
 _SILENCE = 1e-5
@@ -80,7 +77,7 @@ def build_synth(bundle, *, sample_rate=None, block=256, latents=None, **engine_o
 
     if isinstance(bundle, (str, os.PathLike)):
         bundle = load_bundle(bundle)
-    block = _check_block(block)
+    block = check_block(block)
     # an option left unset on the command line (None) takes the engine's default
     engine_options = {k: v for k, v in engine_options.items() if v is not None}
     engine_options.setdefault("max_block", max(block, 8192))
@@ -116,7 +113,7 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
     """
     from ..engine.schedule import render_with_events
 
-    block = _check_block(block)
+    block = check_block(block)
     rate = engine.sample_rate
     end = (events[-1][0] + 1) if events else 0
     end = max(end, 0)
@@ -170,6 +167,13 @@ def progress_bar(seconds, desc="render"):
                 bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s audio [{elapsed}<{remaining}]")
 
 
+def check_block(block):
+    """``block`` as an int; one sentence unless it is an integer 1..65536."""
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not 1 <= block <= 65536:
+        raise InputError(f"block={block!r}: expected an integer 1..65536.")
+    return int(block)
+
+
 def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=None,
                 plot=None, progress=True, subtype="FLOAT", keep_audio=False, mapper=None,
                 fx=None, fx_options=None, **engine_options):
@@ -214,13 +218,9 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
     -------
     RenderResult
     """
-    import soundfile as sf
-
     from .performance import read_midi
 
     t0 = time.perf_counter()
-    if subtype not in SUBTYPES:
-        raise InputError(f"subtype={subtype!r}: expected one of {', '.join(SUBTYPES)}.")
     out_path = None if out_path is None else Path(out_path)
     if out_path is not None:
         check_out(out_path, (".wav",), "out")
@@ -230,14 +230,13 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
     engine = build_synth(bundle, sample_rate=sample_rate, block=block, latents=latents,
                          **engine_options)
     if fx is not None:
-        from ..control import ANNE_MAP_NAME, CommandMapper, default_map, merge_maps
+        from ..control import CommandMapper, instrument_map
         from ..engine.chain import Chain
         from .effect_render import build_effect
 
         engine = Chain(engine, build_effect(fx, sample_rate=engine.sample_rate, block=block,
                                             **(fx_options or {})))
-        mapper = mapper or CommandMapper(merge_maps(default_map(),
-                                                    default_map(name=ANNE_MAP_NAME)))
+        mapper = mapper or CommandMapper(instrument_map("canne", fx=True))
     rate = engine.sample_rate
     if isinstance(midi, (str, os.PathLike)):
         events = read_midi(midi, rate, mapper)
@@ -248,7 +247,6 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
     peak = [0.0]
     skip = [engine.latency_samples]  # latency compensation: the effect's delay is dropped
     keep = [] if (keep_audio or plot is not None) else None
-    writer = None
 
     def sink(buf):
         if skip[0]:
@@ -262,16 +260,8 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
             if keep is not None:
                 keep.append(buf.copy())
 
-    try:
-        with contextlib.ExitStack() as stack:
-            if out_path is not None:
-                tmp = stack.enter_context(atomic_path(out_path))
-                writer = stack.enter_context(sf.SoundFile(tmp, "w", samplerate=rate, channels=1,
-                                                          format="WAV", subtype=subtype))
-            _, n, tail = render_events(engine, events, block=block, out=sink, progress=progress)
-    except (OSError, sf.SoundFileError, RuntimeError) as e:
-        raise InputError(f"out={str(out_path)!r}: expected a writable file, found the write "
-                         f"failed ({one_line(e)}).") from None
+    with wav_writer(out_path, rate, 1, subtype) as writer:
+        _, n, tail = render_events(engine, events, block=block, out=sink, progress=progress)
     audio = np.concatenate(keep) if keep else (np.zeros(0, np.float32) if keep is not None else None)
     if plot is not None:
         write_spectrogram(audio, rate, plot, title=_title(midi, out_path))
@@ -283,9 +273,3 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
 def _title(midi, out_path):
     src = Path(midi).name if isinstance(midi, (str, os.PathLike)) else "performance"
     return f"CANNe render of {src}" + (f" -> {out_path.name}" if out_path else "")
-
-
-def _check_block(block):
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not 1 <= block <= 65536:
-        raise InputError(f"block={block!r}: expected an integer 1..65536.")
-    return int(block)

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import jackutil
+from clirun import one_line_error, run_cli
 from model_bundles import make_bundle
 from rtsynth.engine import AnneEffect
 from rtsynth.model import load_bundle
@@ -63,42 +64,23 @@ def play_through(server, args, feed, schedule):
                 buf = audio_out.get_array()
                 buf.fill(0.0)
                 midi_out.clear_buffer()
-                if state["feed"] is None:
-                    if not state["armed"]:
-                        return
-                    state["feed"] = 0
-                pos = state["feed"]
-                state["feed"] = pos + frames
-                if pos < feed.size:
-                    n = min(frames, feed.size - pos)
-                    buf[:n] = feed[pos:pos + n]
-                i = state["i"]
-                while i < len(schedule) and schedule[i][0] < pos + frames:
-                    midi_out.write_midi_event(max(0, schedule[i][0] - pos), schedule[i][1])
-                    i += 1
-                state["i"] = i
+                pos = _count(state, "feed", state["armed"], frames)
+                if pos is not None:
+                    buf[:max(0, min(frames, feed.size - pos))] = feed[pos:pos + frames]
+                    state["i"] = jackutil.write_due_midi(midi_out, schedule, state["i"], pos,
+                                                         frames)
 
             @rc.set_process_callback
             def record_cycle(frames):
-                if state["rec"] is None:
-                    if state["feed"] is None:
-                        return
-                    state["rec"] = 0
-                pos = state["rec"]
-                state["rec"] = pos + frames
-                if pos < rec.size:
-                    n = min(frames, rec.size - pos)
-                    rec[pos:pos + n] = audio_in.get_array()[:n]
+                # the feeder ran first in this cycle: started there means started here
+                pos = _count(state, "rec", state["feed"] is not None, frames)
+                if pos is not None:
+                    rec[pos:pos + frames] = audio_in.get_array()[:max(0, min(frames,
+                                                                             rec.size - pos))]
 
             fc.activate()
             rc.activate()
-            deadline = time.monotonic() + 90
-            while not fc.get_ports(f"{NAME}:in_1"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out, err = proc.communicate(timeout=10)
-                    pytest.fail(f"rtsynth play anne did not open its ports (rc={proc.returncode})"
-                                f":\n{out}\n{err}")
-                time.sleep(0.1)
+            jackutil.wait_for_port(fc, f"{NAME}:in_1", proc, timeout=90)
             time.sleep(0.5)
             fc.connect(audio_out, f"{NAME}:in_1")
             fc.connect(midi_out, f"{NAME}:midi_in")
@@ -118,6 +100,17 @@ def play_through(server, args, feed, schedule):
             proc.communicate()
     assert proc.returncode == 0 and "Traceback" not in err, err
     return rec.astype(np.float64), out
+
+
+def _count(state, key, start, frames):
+    """A test client's position in its stream: None until ``start``, then 0, frames, ..."""
+    if state[key] is None:
+        if not start:
+            return None
+        state[key] = 0
+    pos = state[key]
+    state[key] = pos + frames
+    return pos
 
 
 def check_xruns(out):
@@ -260,13 +253,25 @@ def test_wet_path_live_equals_offline_at_another_model_rate(jack_server, bundles
 def test_canne_fx_latency_line_sums_both(jack_server, bundles, tmp_path):
     synth = make_synth_bundle(tmp_path / "synth")
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server.name)
-    r = subprocess.run([sys.executable, "-m", "rtsynth", "play", "canne", "--backend", "jack",
-                        "--model", str(synth), "--fx", str(bundles["tiny"]), "--knobs",
-                        "1,2,1,1,1", "--jack-name", "rt-chain", "--duration", "1"],
-                       capture_output=True, text=True, env=env, timeout=120,
-                       stdin=subprocess.DEVNULL)
+    r = run_cli("play", "canne", "--backend", "jack", "--model", synth, "--fx", bundles["tiny"],
+                "--knobs", "1,2,1,1,1", "--jack-name", "rt-chain", "--duration", 1, env=env,
+                timeout=120)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     fx = AnneEffect(load_bundle(bundles["tiny"]), sample_rate=jack_server.rate)
     # a MIDI event waits one period, then the synth (0) and the effect
     assert printed_latency(r.stdout, jack_server.rate) == jack_server.blocksize + fx.latency_samples
     assert f"fx {bundles['tiny']}" in r.stdout and "knobs a-e 1,2,1,1,1" in r.stdout
+
+
+def test_portaudio_duplex_through_the_jack_host_api(jack_server, bundles):
+    """PortAudio sees the private server as a host API: a duplex stream starts, reports,
+    and stops cleanly; an unknown input device is one sentence listing the inputs."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server.name)
+    base = ["play", "anne", "--backend", "portaudio", "--model", bundles["id16k"]]
+    r = run_cli(*base, "--duration", 1.5, env=env, timeout=120)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    fx = AnneEffect(load_bundle(bundles["id16k"]), sample_rate=jack_server.rate)
+    assert f"latency: {fx.latency_samples} samples" in r.stdout, r.stdout
+    assert "of device buffering (PortAudio)" in r.stdout and "xruns:" in r.stdout
+    line = one_line_error(run_cli(*base, "--input-device", "no-such-mic", env=env, timeout=120))
+    assert "input_device='no-such-mic'" in line and "available input devices" in line

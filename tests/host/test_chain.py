@@ -1,13 +1,11 @@
 """CANNe through ANNe: offline render = effect over the plain render; knobs of both mapped."""
 
-import subprocess
-import sys
-
 import mido
 import numpy as np
 import pytest
 import soundfile as sf
 
+from clirun import run_cli
 from model_bundles import make_bundle
 from rtsynth.engine import AnneEffect
 from rtsynth.host.render import render_midi
@@ -65,10 +63,8 @@ def test_cli_render_canne_fx_maps_both_cc_sets(tmp_path, dirs):
     mid.save(tmp_path / "a.mid")
     outs = {}
     for name, fx in (("plain", []), ("fx", ["--fx", dirs["fx"], "--knobs", "1,1,1,2,1"])):
-        r = subprocess.run([sys.executable, "-m", "rtsynth", "render", "canne", "--model",
-                            dirs["synth"], "--midi", tmp_path / "a.mid", "--out",
-                            tmp_path / f"{name}.wav", *fx], capture_output=True, text=True,
-                           timeout=180, stdin=subprocess.DEVNULL)
+        r = run_cli("render", "canne", "--model", dirs["synth"], "--midi", tmp_path / "a.mid",
+                    "--out", tmp_path / f"{name}.wav", *fx)
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
         outs[name] = sf.read(str(tmp_path / f"{name}.wav"))[0]
     assert "latency compensated" in r.stdout

@@ -1,13 +1,13 @@
 """render anne: the streaming engine, time-aligned, same shape; bad input; atomic output."""
 
 import os
-import subprocess
-import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from clirun import one_line_error, run_cli
 from model_bundles import make_bundle
 from rtsynth.engine import AnneEffect
 from rtsynth.errors import InputError
@@ -100,12 +100,33 @@ def test_nonfinite_samples_are_counted_and_the_output_is_finite(tmp_path, dirs, 
     assert np.max(np.abs(r.audio)) <= 1.0
 
 
-def test_plot_has_both_spectrograms(tmp_path, dirs, rng):
-    src = write(tmp_path / "in.wav", rng.uniform(-0.5, 0.5, 8000), 16000)
-    r = render_effect(dirs["tiny"], src, tmp_path / "o.wav", plot=tmp_path / "o.png",
-                      progress=False)
+def test_plot_shows_the_input_and_the_aligned_output(tmp_path, dirs, rng, monkeypatch):
+    from rtsynth.host import plot
+
+    panels, draw = [], plot.write_spectrograms
+    monkeypatch.setattr(plot, "write_spectrograms",
+                        lambda p, rate, path: panels.extend(p) or draw(p, rate, path))
+    x = rng.uniform(-0.5, 0.5, (8000, 2))
+    src = write(tmp_path / "in.wav", x, 48000)  # resampled: the latency spans several blocks
+    r = render_effect(dirs["id16k"], src, tmp_path / "o.wav", plot=tmp_path / "o.png",
+                      wet=0.0, keep_audio=True, progress=False)
+    assert r.latency_samples > 256
     assert r.plot_path.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "o.png", "o.wav"]
+    (before, t0), (after, t1) = panels
+    mono = x.astype(np.float32).astype(np.float64).mean(axis=1)
+    np.testing.assert_array_equal(before, mono)  # the whole input, from its first sample
+    np.testing.assert_array_equal(after, mono)  # wet 0: the output, time-aligned, is the input
+    assert "in.wav" in t0 and "ANNe" in t1
+
+
+def test_progress_bar_on_long_inputs(tmp_path, dirs, capsys):
+    src = write(tmp_path / "long.wav", np.zeros(21 * 16000), 16000)  # silence: quick
+    render_effect(dirs["tiny"], src, None, progress=True, block=4096)
+    assert "s audio" in capsys.readouterr().err
+    render_effect(dirs["tiny"], write(tmp_path / "short.wav", np.zeros(16000), 16000), None,
+                  progress=True)
+    assert capsys.readouterr().err == ""
 
 
 def test_interrupted_render_leaves_no_file(tmp_path, dirs, rng, monkeypatch):
@@ -146,19 +167,6 @@ def test_bad_settings_are_one_sentence(tmp_path, dirs, rng, opts, match):
 
 
 # ------------------------------------------------------------------ CLI, as a user runs it
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "rtsynth", *map(str, args)],
-                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
-
-
-def one_line_error(r):
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rtsynth: error: "), r.stderr
-    return lines[0]
-
-
 def test_cli_render_anne_writes_the_same_shape(tmp_path, dirs, rng):
     x = rng.uniform(-0.5, 0.5, (22050, 2))
     src = write(tmp_path / "in.wav", x, 44100, "PCM_24")
@@ -218,3 +226,23 @@ def test_cli_bad_input_is_one_sentence(tmp_path, dirs, rng, case):
     for e in expect:
         assert e in line, line
     assert not (tmp_path / "o.wav").exists()
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "anne"
+
+
+@pytest.mark.skipif(not (SHIPPED / "manifest.json").is_file(),
+                    reason="models/anne is not shipped in this checkout (the tiny bundles above "
+                           "cover the same code)")
+@pytest.mark.parametrize("wet", [0.0, 1.0])
+def test_shipped_bundle_keeps_impulses_in_place(tmp_path, wet):
+    x = np.zeros(2 * 48000)
+    x[4000::9000] = 0.5
+    r = render_effect(SHIPPED, write(tmp_path / "in.wav", x, 48000), None, wet=wet,
+                      keep_audio=True, progress=False)
+    m = load_bundle(SHIPPED).manifest
+    assert r.latency_samples >= (m.n_fft - 2) * 48000 / m.sample_rate
+    y = np.abs(r.audio[:, 0])
+    assert np.all(np.isfinite(y)) and y.max() <= 1.0
+    for i in np.flatnonzero(x):
+        assert abs(int(np.argmax(y[i - 500:i + 500])) - 500) <= 1, i

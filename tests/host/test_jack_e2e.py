@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import jackutil
+from clirun import one_line_error, run_cli
 from synth_bundles import make_synth_bundle
 
 pytestmark = pytest.mark.jack
@@ -76,11 +77,6 @@ def _cents(f, ref):
     return 1200.0 * np.log2(f / ref)
 
 
-def _run_cli(args, env, timeout=60):
-    return subprocess.run([sys.executable, "-m", "rtsynth", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     return make_synth_bundle(tmp_path_factory.mktemp("bundle"), n_fft=4096, hop=1024,
@@ -109,24 +105,15 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
                 midi_out.clear_buffer()
                 if not state["armed"]:
                     return
-                pos, i = state["pos"], state["i"]
-                while i < len(schedule) and schedule[i][0] < pos + frames:
-                    midi_out.write_midi_event(max(0, schedule[i][0] - pos), schedule[i][1])
-                    i += 1
-                state["i"] = i
+                pos = state["pos"]
+                state["i"] = jackutil.write_due_midi(midi_out, schedule, state["i"], pos, frames)
                 n = min(frames, rec.size - pos)
                 if n > 0:
                     rec[pos:pos + n] = audio_in.get_array()[:n]
                 state["pos"] = pos + frames
 
             c.activate()
-            deadline = time.monotonic() + 60
-            while not c.get_ports(f"{NAME}:midi_in"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out, err = proc.communicate(timeout=10)
-                    pytest.fail(f"rtsynth play did not open its ports (rc={proc.returncode}):\n"
-                                f"{out}\n{err}")
-                time.sleep(0.1)
+            jackutil.wait_for_port(c, f"{NAME}:midi_in", proc)
             time.sleep(0.5)  # let it settle (warm-up happens before activation)
             c.connect(midi_out, f"{NAME}:midi_in")
             c.connect(f"{NAME}:out_1", audio_in)
@@ -182,44 +169,35 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
     assert xruns == 0 or worst < 100.0 or p99 < 50.0, out
 
 
-def _one_error_line(r):
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr, r.stderr
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("rtsynth: error: ")
-    return lines[0]
-
-
 def test_unknown_jack_midi_port_lists_available(jack_server, bundle):
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server.name)
-    r = _run_cli(["play", "canne", "--backend", "jack", "--model", str(bundle),
-                  "--jack-name", "rt-bad", "--midi-in", "no-such-keyboard"], env)
-    line = _one_error_line(r)
+    r = run_cli("play", "canne", "--backend", "jack", "--model", str(bundle),
+                "--jack-name", "rt-bad", "--midi-in", "no-such-keyboard", env=env, timeout=60)
+    line = one_line_error(r)
     assert "no-such-keyboard" in line and "found only" in line
 
 
 def test_jack_block_size_refused(jack_server, bundle):
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server.name)
-    r = _run_cli(["play", "canne", "--backend", "jack", "--model", str(bundle),
-                  "--jack-name", "rt-bad2", "--block", "512"], env)
-    line = _one_error_line(r)
+    r = run_cli("play", "canne", "--backend", "jack", "--model", str(bundle),
+                "--jack-name", "rt-bad2", "--block", "512", env=env, timeout=60)
+    line = one_line_error(r)
     assert "512" in line and str(jack_server.blocksize) in line
 
 
 def test_unknown_portaudio_device_lists_available(jack_server, bundle):
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server.name)
-    r = _run_cli(["play", "canne", "--backend", "portaudio", "--model", str(bundle),
-                  "--device", "no-such-card"], env)
-    line = _one_error_line(r)
+    r = run_cli("play", "canne", "--backend", "portaudio", "--model", str(bundle),
+                "--device", "no-such-card", env=env, timeout=60)
+    line = one_line_error(r)
     assert "no-such-card" in line and "available output devices" in line
 
 
 def test_no_jack_server_is_one_sentence(bundle):
     env = dict(os.environ, JACK_DEFAULT_SERVER=f"rtsynth-absent-{os.getpid()}")
     t = time.monotonic()
-    r = _run_cli(["play", "canne", "--backend", "jack", "--model", str(bundle)], env)
-    line = _one_error_line(r)
+    r = run_cli("play", "canne", "--backend", "jack", "--model", str(bundle), env=env, timeout=60)
+    line = one_line_error(r)
     assert "JACK server" in line and time.monotonic() - t < 30
 
 

@@ -1,14 +1,13 @@
 """Offline rendering: identical to the engine driven block by block; bad input; atomic output."""
 
 import os
-import subprocess
-import sys
 
 import mido
 import numpy as np
 import pytest
 import soundfile as sf
 
+from clirun import one_line_error, run_cli
 from rtsynth.engine.canne import CanneSynth
 from rtsynth.host.performance import demo_performance, read_midi
 from rtsynth.host.render import render_midi
@@ -136,19 +135,6 @@ def test_interrupted_render_leaves_no_file(tmp_path, bundle, monkeypatch):
 
 
 # ------------------------------------------------------------------ CLI, as a user runs it
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "rtsynth", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
-def one_line_error(r):
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rtsynth: error: "), r.stderr
-    return lines[0]
-
-
 def test_cli_render_writes_wav_and_plot(tmp_path, bundle_dir):
     midi = write_midi(tmp_path / "a.mid")
     r = run_cli("render", "canne", "--model", bundle_dir, "--midi", midi, "--out",
