@@ -541,9 +541,11 @@ def _f0_kernel(mag, cand, score_top, weights, comp, spread, result):
             swh = w0 * f0
             swhh = w0
         h = 1
-        while True:
+        while h < n:  # bounded: a degenerate fit (f0 -> 0) must not loop for ever
             if it == 0:
                 f0 = swh / swhh     # pass 0 tracks: predict h from the fit so far
+            if not f0 >= 0.5:       # under half a bin: no harmonic series (flat frame)
+                return result
             c = h * f0
             if c > n - 3:
                 break

@@ -313,6 +313,29 @@ def test_partial_shifter_side_peak_does_not_pull_its_harmonic(ratio):
     assert abs(_cents(est.estimate(out), f0_fit * ratio)) <= 3.0  # was 10-12 cents
 
 
+_DEGENERATE = """
+import numpy as np
+from rtsynth.dsp import F0Estimator
+for n_fft in (16, 64, 4096):
+    est = F0Estimator(n_fft, 16000)
+    for mag in (np.full(n_fft // 2 + 1, 0.5), np.arange(n_fft // 2 + 1.0),
+                np.r_[1.0, np.zeros(n_fft // 2)]):
+        f = est.estimate(mag)
+        assert f == 0.0 or f >= 0.5 * 16000 / n_fft, (n_fft, f)
+print("ok")
+"""
+
+
+def test_f0_estimator_returns_on_flat_and_degenerate_frames():
+    # a flat frame once drove the fitted f0 to ~0 and the harmonic loop never ended;
+    # run in a child so that a regression fails here instead of hanging the suite
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _DEGENERATE], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
 def test_partial_shifter_rejects_bad_input():
     from rtsynth.dsp import PartialShifter
     ps = PartialShifter(9)
