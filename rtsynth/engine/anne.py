@@ -21,6 +21,7 @@ from ..errors import InputError
 from .knobs import GAIN_RANGE, KNOB_PRESETS, N_KNOBS, knob_sizes
 from .limiter import SafetyLimiter
 from .rate import RateBridge
+from .smoothing import smooth_step
 
 __all__ = ["AnneEffect", "knob_sizes", "KNOB_PRESETS", "GAIN_RANGE"]
 
@@ -198,7 +199,7 @@ class AnneEffect:
         frame_features(mag, self.manifest.input_features, out=self._features)
         self._enc.input[0] = self._features
         z = self._enc.run()[0]
-        self._gain_now += self._alpha * (self._gain - self._gain_now)
+        smooth_step(self._gain_now, self._gain, self._alpha)  # in place: nothing allocated
         np.multiply(z, self._gain_now, out=self._dec.input[0])
         _join(self._unit, self._dec.run()[0], peak, spec)
 

@@ -13,12 +13,12 @@ render is sample-identical whatever the block sizes.
 import math
 
 import numpy as np
-from numba import njit
 
 from ..dsp import PartialShifter, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
 from .limiter import SafetyLimiter
+from .smoothing import smooth_step
 from .voice import Voice
 
 __all__ = ["CanneSynth", "MODES", "STARTS_PER_TICK", "DEFAULT_REDUNDANCY"]
@@ -292,7 +292,7 @@ class CanneSynth:
             self._n_pending = 0
             for i in range(n):
                 self.note_on(int(self._pending[i, 0]), int(self._pending[i, 1]))
-        if _smooth(self._z, self._target, self._alpha):
+        if smooth_step(self._z, self._target, self._alpha):
             self._decode()
 
     def _decode(self):
@@ -365,21 +365,3 @@ def _van_der_corput(i):
         i >>= 1
         scale *= 0.5
     return x
-
-
-@njit(cache=True, nogil=True)
-def _smooth(z, target, alpha):
-    """One-pole step of ``z`` towards ``target``, snapping when close; True if ``z`` moved."""
-    far = 0.0
-    for i in range(z.shape[0]):
-        far = max(far, abs(target[i] - z[i]))
-    if far <= 1e-6:
-        return False
-    near = 0.0
-    for i in range(z.shape[0]):
-        z[i] += alpha * (target[i] - z[i])
-        near = max(near, abs(target[i] - z[i]))
-    if near < 1e-5:
-        for i in range(z.shape[0]):
-            z[i] = target[i]
-    return True

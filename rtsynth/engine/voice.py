@@ -5,6 +5,7 @@ from numba import njit
 
 from ..dsp import OverlapAdd, RTPGHI
 from ..dsp.buffers import move_to_front
+from ..errors import InputError
 from .envelope import ADSR
 
 __all__ = ["Voice"]
@@ -40,7 +41,7 @@ class Voice:
     def __init__(self, n_fft, hop, sample_rate, max_block, adsr=(0.005, 0.1, 0.8, 0.3), lead=0):
         self.n_fft, self.hop = n_fft, hop
         if not 0 <= int(lead) < hop:
-            raise ValueError(f"lead={lead}: expected 0 <= lead < hop={hop}")
+            raise InputError(f"lead={lead}: expected 0 <= lead < hop={hop}")
         self.lead = int(lead)
         n_bins = n_fft // 2 + 1
         self.phaser = RTPGHI(n_fft, hop, on_nonfinite="zero")
