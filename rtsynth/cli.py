@@ -16,10 +16,7 @@ from .errors import InputError, RtsynthError
 __all__ = ["main", "build_parser"]
 
 #: Subcommands not implemented yet -> (one-line help, the issue that brings them).
-PENDING = {
-    "inspect": ("plot what each latent neuron of a model does",
-                "issue 6: knobs, presets and model inspection"),
-}
+PENDING = {}
 
 
 def main(argv=None):
@@ -116,6 +113,17 @@ def build_parser():
     p.add_argument("--pcm24", action="store_true",
                    help="write 24-bit PCM instead of 32-bit float")
     p.set_defaults(func=_render)
+
+    p = sub.add_parser(
+        "inspect", help="summarise a model and plot what each latent neuron (or knob) does",
+        description="Print a bundle's manifest summary (instrument, rates, n_fft/hop, latent "
+                    "ranges, presets, files) and write it with PNG plots into OUT: for a synth, "
+                    "the decoded spectra along a sweep of each latent (latent_sweeps.png) and "
+                    "their f0/centroid (latent_pitch.png); for an effect, what each knob a-e "
+                    "does to a reference tone (knobs.png).")
+    p.add_argument("model", metavar="MODEL", help="model bundle folder (e.g. models/canne)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for summary.txt and PNGs")
+    p.set_defaults(func=_inspect)
 
     p = sub.add_parser("devices", help="list audio and MIDI devices and JACK ports",
                        description="List audio devices (with host API), MIDI input ports "
@@ -316,6 +324,14 @@ def _render(args):
     fx = f", through {args.fx} (latency compensated)" if args.fx else ""
     print(f"Wrote {r.out_path}{extra}: {r.seconds:.2f} s at {r.sample_rate} Hz, "
           f"{r.n_notes} notes{fx}, peak {r.peak:.3f}, rendered in {r.elapsed:.1f} s{warn}.")
+    return 0
+
+
+def _inspect(args):
+    """``rtsynth inspect``: manifest summary and plots of what each latent/knob does."""
+    from .host.inspect import inspect_model
+
+    inspect_model(args.model, args.out)
     return 0
 
 

@@ -14,7 +14,7 @@ from rtsynth import cli
 from rtsynth.errors import InputError
 
 SUBCOMMANDS = ["play", "render", "devices", "inspect", "demo", "resynth"]
-PENDING = {"inspect": "issue 6"}
+PENDING = {}  # every subcommand is available (inspect arrived with issue 6)
 SC_LINE = re.compile(r"SC = (-?\d+\.\d+) dB")
 
 

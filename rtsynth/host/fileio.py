@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["one_line", "current_umask", "atomic_path", "wav_writer", "open_audio", "check_out",
+__all__ = ["one_line", "current_umask", "atomic_path", "make_folder", "wav_writer", "open_audio", "check_out",
            "SUBTYPES"]
 
 #: WAV sample formats offered
@@ -28,6 +28,23 @@ def current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def make_folder(path, option):
+    """Create the folder ``path`` (and its parents) if needed; return it as a Path.
+
+    Raises
+    ------
+    InputError
+        One sentence naming ``option`` (the command line's name for it) and why.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{option}={str(path)!r}: expected a folder that can be created, "
+                         f"found {e.strerror or e}.") from None
+    return path
 
 
 @contextlib.contextmanager

@@ -225,12 +225,9 @@ def run_demo(out_dir="out", model=None, force_render=False, listen=True, out=Non
     from ..model import load_bundle
     from .render import render_midi
 
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"out_dir={str(out_dir)!r}: expected a folder that can be created, "
-                         f"found {e.strerror or e}.") from None
+    from .fileio import make_folder
+
+    out_dir = make_folder(out_dir, "out_dir")
     bundle = load_bundle(folder)
     rate = bundle.manifest.sample_rate
     events = messages_to_events(demo_messages(), rate)
