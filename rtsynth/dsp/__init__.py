@@ -3,6 +3,7 @@
 from .analysis import StreamingSTFT
 from .features import FEATURE_KINDS, frame_features, n_features
 from .baselines import RandomPhase, ThesisPhase
+from .harmonics import HarmonicPlacer
 from .metrics import spectral_convergence
 from .overlap_add import OverlapAdd
 from .processor import StftProcessor
@@ -14,7 +15,7 @@ from .windows import HANN_GAMMA, gaussian_gamma, hann
 
 __all__ = [
     "StreamingSTFT", "OverlapAdd", "StftProcessor", "stft", "istft", "first_frame", "n_frames",
-    "PartialShifter", "RTPGHI", "ThesisPhase", "RandomPhase", "spectral_convergence",
+    "PartialShifter", "HarmonicPlacer", "RTPGHI", "ThesisPhase", "RandomPhase", "spectral_convergence",
     "hann", "HANN_GAMMA", "gaussian_gamma", "PHASE_METHODS",
     "FEATURE_KINDS", "frame_features", "n_features",
     "roll_bins", "rescale_frequency", "bin_ratio", "F0Estimator", "estimate_f0",
