@@ -39,6 +39,7 @@ from rtsynth.model import load_bundle  # noqa: E402
 
 SR, BLOCK = 48000, 256
 PITCH_FFT = 8192
+REPEATS = 3
 
 
 def onset_latency(bundle, hop):
@@ -110,19 +111,20 @@ def thesis_vs_streaming(bundle, seconds=10.0):
     lo, hi = np.array(m.latent_range).T
     t = np.linspace(0, 1, n_frames)[:, None]
     lat = lo + (hi - lo) * (0.5 + 0.4 * np.sin(2 * np.pi * t * (1 + np.arange(m.latent_dim))))
-    t0 = time.perf_counter()
-    y_thesis = thesis_render(bundle, lat, note_roll=0)
-    t_thesis = time.perf_counter() - t0
-    # rtsynth: streaming engine, one voice, shift mode at note 60 (no shift), same latents per tick
-    synth = CanneSynth(bundle, sample_rate=sr, hop=hop, mode="shift", smoothing=1e-6,
-                       adsr=(0.0, 0.0, 1.0, 0.1), latents=lat[0], level=0.1)
-    out = np.zeros(n_frames * hop, np.float32)
-    t0 = time.perf_counter()
-    synth.note_on(60, 127)
-    for i in range(n_frames):
-        synth.set_latents(lat[i])
-        synth.process(out[i * hop:(i + 1) * hop])
-    t_rt = time.perf_counter() - t0
+    # both warmed up first (librosa's first call alone costs over a second), then the
+    # median of REPEATS timed runs of each
+    thesis_render(bundle, lat[:20], note_roll=0)
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        y_thesis = thesis_render(bundle, lat, note_roll=0)
+        times.append(time.perf_counter() - t0)
+    t_thesis = float(np.median(times))
+    times = []
+    for _ in range(REPEATS):
+        out, elapsed = _stream_render(bundle, lat)
+        times.append(elapsed)
+    t_rt = float(np.median(times))
     mags = np.stack([bundle.decode(z.astype(np.float32)) for z in lat]).astype(np.float64)
 
     def sc(y):
@@ -138,6 +140,20 @@ def thesis_vs_streaming(bundle, seconds=10.0):
         return best
     return {"seconds": seconds, "thesis_s": t_thesis, "rtsynth_s": t_rt,
             "speed_ratio": t_thesis / t_rt, "sc_thesis_db": sc(y_thesis), "sc_rtsynth_db": sc(out)}
+
+
+def _stream_render(bundle, lat):
+    # rtsynth: streaming engine, one voice, shift mode at note 60 (no shift), same latents per tick
+    m = bundle.manifest
+    synth = CanneSynth(bundle, sample_rate=m.sample_rate, hop=m.hop, mode="shift",
+                       smoothing=1e-6, adsr=(0.0, 0.0, 1.0, 0.1), latents=lat[0], level=0.1)
+    out = np.zeros(len(lat) * m.hop, np.float32)
+    t0 = time.perf_counter()
+    synth.note_on(60, 127)
+    for i in range(len(lat)):
+        synth.set_latents(lat[i])
+        synth.process(out[i * m.hop:(i + 1) * m.hop])
+    return out, time.perf_counter() - t0
 
 
 def thesis_render(bundle, latents, note_roll=0):

@@ -52,8 +52,8 @@ _MAX_BIN_DEVIATION = 2.0
 
 
 @njit(cache=True, nogil=True)
-def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate,
-              sign, rng, state, params, out):
+def pghi_step(mag, mags, slogs, smaxes, ends, tgrads, phase, fgrad, done, heads, links,
+              qstate, sign, rng, state, params, out):
     """Take one magnitude frame, write one frame of complex coefficients.
 
     Parameters
@@ -64,6 +64,12 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
         Ring of the last two magnitude frames (state).
     slogs, tgrads : float64 (3, M2)
         Rings of the last three log-magnitude and tgrad frames (state).
+    smaxes : float64 (3,)
+        Ring of those frames' largest log magnitudes (state).
+    ends : int64 (3,)
+        Ring of those frames' last non-zero bin + 1 (state): above the last
+        of the three nothing is integrated, so a band-limited frame (a low
+        note's) costs only its band.
     phase : float64 (M2,)
         Phase of the previous output frame on entry, of this one on exit.
     fgrad : float64 (M2,)
@@ -102,16 +108,25 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
     cur_mag = mags[state[0] % 2]
     slog = slogs[head]
     smax = LOG_FLOOR
+    end = 0
     for m in range(m2):
         v = mag[m]
         if not (v >= 0.0 and v < np.inf):
             bad += 1
             v = 0.0
         cur_mag[m] = v
-        s = math.log(v) if v > 1e-300 else LOG_FLOOR
+        if v > 1e-300:
+            s = math.log(v)
+            end = m + 1
+            if s > smax:
+                smax = s
+        else:
+            s = LOG_FLOOR
         slog[m] = s
-        if s > smax:
-            smax = s
+    smaxes[head] = smax
+    ends[head] = end
+    # bins at or above `band` are zero in all three frames: no gradient, no phase
+    band = max(end, max(ends[h1], ends[h2]))
 
     # --- tgrad of frame n (frequency difference of its own log magnitude) --
     floor = max(smax + logtol, LOG_FLOOR)
@@ -123,7 +138,8 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
     tg[m2 - 1] = 0.0
     prev = max(slog[0], floor)
     here = max(slog[1], floor)
-    for m in range(1, m2 - 1):
+    # past end + 1 both neighbours are at the floor: those tgrads are never read
+    for m in range(1, min(end + 1, m2 - 1)):
         nxt = max(slog[m + 1], floor)
         dev = tmul * (nxt - prev)
         if dev > dev_max:
@@ -137,14 +153,13 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
     # --- the frame to output, t, and its fgrad ------------------------------
     if lookahead == 0:
         t, tp = head, h1
-        f_max = max(smax, max(_max(slogs[h1]), _max(slogs[h2])))
     else:
         t, tp = h1, h2
-        f_max = max(smax, max(_max(slogs[h1]), _max(slogs[h2])))
+    f_max = max(smax, max(smaxes[h1], smaxes[h2]))
     ffloor = max(f_max + logtol, LOG_FLOOR)
     fmul = -gamma / (2.0 * a * n_fft)
     s0, s1, s2 = slogs[h2], slogs[h1], slogs[head]
-    for m in range(m2):
+    for m in range(band):
         if lookahead == 0:
             d = 3.0 * max(s2[m], ffloor) - 4.0 * max(s1[m], ffloor) + max(s0[m], ffloor)
         else:
@@ -159,11 +174,13 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
     # --- heap integration ---------------------------------------------------
     st, stp = slogs[t], slogs[tp]
     tgt, tgp = tgrads[t], tgrads[tp]
-    thr = max(max(_max(st), _max(stp)) + logtol, LOG_FLOOR)
+    thr = max(max(smaxes[t], smaxes[tp]) + logtol, LOG_FLOOR)
     inv_q = 1.0 / QUANTUM
     bq_clear(heads, qstate)
     todo = 0
-    for m in range(m2):
+    if band < m2:
+        done[band] = -1  # the right neighbour of the band's last bin
+    for m in range(band):
         if st[m] > thr:
             done[m] = 0
             todo += 1
@@ -175,7 +192,7 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
         if qstate[0] == 0:
             # no anchor left: seed the largest remaining bin along time
             best = -1
-            for m in range(m2):
+            for m in range(band):
                 if done[m] == 0 and (best < 0 or st[m] > st[best]):
                     best = m
             phase[best] = phase[best] + 0.5 * (tgp[best] + tgt[best])
@@ -208,7 +225,11 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
 
     # --- under tolerance: random phase; DC/Nyquist real; wrap; combine ------
     out_mag = mags[state[0] % 2] if lookahead == 0 else mags[(state[0] + 1) % 2]
-    for m in range(m2):
+    for m in range(band):
+        if out_mag[m] == 0.0 and done[m] < 0:
+            # silent bin: its phase is never read (integration starts only from bins
+            # over tolerance), so it costs no random draw and no cos/sin below
+            continue
         p = phase[m]
         if done[m] < 0:
             p = _TWO_PI * _uniform(rng)
@@ -216,15 +237,20 @@ def pghi_step(mag, mags, slogs, tgrads, phase, fgrad, done, heads, links, qstate
         phase[m] = p
     for m in (0, m2 - 1):
         phase[m] = 0.0 if abs(phase[m]) < 0.5 * math.pi else math.pi
-    _combine(out_mag, sign, phase, out)
+    _combine(out_mag, sign, phase, band, out)
     return bad
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _combine(mag, sign, phase, out):
+def _combine(mag, sign, phase, band, out):
     # float32 cos/sin: 3x faster, and 3e-7 rad is far below anything audible
-    for m in range(mag.shape[0]):
+    for m in range(band, mag.shape[0]):
+        out[m] = 0.0
+    for m in range(band):
         r = mag[m] * sign[m]
+        if r == 0.0:
+            out[m] = 0.0
+            continue
         p = np.float32(phase[m])
         out[m] = complex(r * math.cos(p), r * math.sin(p))
 
@@ -262,15 +288,6 @@ def count_bad(mag):
         if not (v >= 0.0 and v < np.inf):
             bad += 1
     return bad
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _max(x):
-    v = x[0]
-    for i in range(1, x.shape[0]):
-        if x[i] > v:
-            v = x[i]
-    return v
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -108,6 +108,15 @@ class OverlapAdd:
         _accumulate_emit_shift(self._acc, self._time, self._window, self._inv_norm, out)
         return out
 
+    def add_time_frame(self, frame, out):
+        """:meth:`add_frame` for a frame already inverse-transformed (``n_fft`` real samples).
+
+        Lets a caller with many streams run one batched inverse FFT (about
+        half the cost per frame of single calls) and then overlap-add each.
+        """
+        _accumulate_emit_shift(self._acc, frame, self._window, self._inv_norm, out)
+        return out
+
 
 @njit(cache=True, nogil=True)
 def _prime(acc, frames, window, hop):

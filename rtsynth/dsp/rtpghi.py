@@ -81,6 +81,8 @@ class RTPGHI:
             dtype=np.float64)
         self._mags = np.zeros((2, m2))
         self._slogs = np.zeros((3, m2))
+        self._smaxes = np.zeros(3)
+        self._ends = np.zeros(3, dtype=np.int64)
         self._tgrads = np.zeros((3, m2))
         self._phase = np.zeros(m2)
         self._fgrad = np.zeros(m2)
@@ -99,6 +101,8 @@ class RTPGHI:
         """Forget all previous frames (the next frame starts from silence)."""
         self._mags[:] = 0.0
         self._slogs[:] = LOG_FLOOR
+        self._smaxes[:] = LOG_FLOOR
+        self._ends[:] = 0
         self._tgrads[:] = 0.0
         self._phase[:] = 0.0
         self._state[:] = 0
@@ -137,7 +141,7 @@ class RTPGHI:
         if self.on_nonfinite == "raise":
             self._check(mag)
         self.nonfinite_count += pghi_step(
-            mag, self._mags, self._slogs, self._tgrads, self._phase, self._fgrad, self._done,
+            mag, self._mags, self._slogs, self._smaxes, self._ends, self._tgrads, self._phase, self._fgrad, self._done,
             self._heads, self._links, self._qstate, self._sign, self._rng, self._state,
             self._params, out)
         return out
@@ -175,7 +179,7 @@ class RTPGHI:
         # copying them over the older slots makes frames n-2 and n-1 equal to it
         self.process(mag, out=out[0])
         head = int(self._state[1])
-        for ring in (self._slogs, self._tgrads):
+        for ring in (self._slogs, self._tgrads, self._smaxes, self._ends):
             ring[:] = ring[head]
         self._mags[:] = self._mags[int(self._state[0]) % 2]
         self._phase[:] = 0.0

@@ -18,7 +18,7 @@ class Voice:
     prefills the overlap-add with the steady frames the sound would already
     have had, so the first sample is at full spectrum and only the envelope
     shapes the onset. After that a frame is made whenever output needs one
-    (:meth:`render`), from whatever ``mag`` holds at that moment.
+    (:meth:`frames_due`), from whatever ``mag`` holds at that moment.
 
     Parameters
     ----------
@@ -86,23 +86,32 @@ class Voice:
         self.held = self.sustained = False
         self.note = -1
 
-    def render(self, out, make_mag):
-        """Add the next ``len(out)`` samples of this voice into ``out``.
+    def frames_due(self, n):
+        """Frames to make before the next ``n`` samples can be emitted (0, 1 or 2).
 
-        ``make_mag(voice)`` is called before each new frame so that the
-        engine can refresh ``mag`` (latents, pitch bend) at frame time.
+        The engine then calls :meth:`phase_frame` and, after one inverse FFT
+        for all voices' frames, :meth:`add_frame` that many times, and
+        :meth:`emit`.
         """
-        n = out.shape[0]
-        hop = self.hop
         need = n + self.lead
-        if self._fill - self._read < need:
-            self._fill = move_to_front(self._fifo, self._read, self._fill)
-            self._read = 0
-            while self._fill < need:
-                make_mag(self)
-                self.phaser.process(self.mag, out=self._spec)
-                self.ola.add_frame(self._spec, self._fifo[self._fill:self._fill + hop])
-                self._fill += hop
+        if self._fill - self._read >= need:
+            return 0
+        self._fill = move_to_front(self._fifo, self._read, self._fill)
+        self._read = 0
+        return -(-(need - self._fill) // self.hop)
+
+    def phase_frame(self, out):
+        """Phase ``mag`` (the next frame's magnitude) into the complex frame ``out``."""
+        self.phaser.process(self.mag, out=out)
+
+    def add_frame(self, frame):
+        """Overlap-add the next frame, already inverse-transformed (``n_fft`` samples)."""
+        self.ola.add_time_frame(frame, self._fifo[self._fill:self._fill + self.hop])
+        self._fill += self.hop
+
+    def emit(self, out):
+        """Add the next ``len(out)`` samples, enveloped, into ``out``."""
+        n = out.shape[0]
         env = self.env.render(self._env[:n])
         _mix(out, self._fifo[self._read:self._read + n], env, self.gain)
         self._read += n
