@@ -19,7 +19,7 @@ from ..dsp import StftProcessor, frame_features
 from ..dsp.buffers import move_to_front
 from ..errors import InputError
 from .knobs import GAIN_RANGE, KNOB_PRESETS, N_KNOBS, knob_sizes
-from .limiter import SafetyLimiter
+from .limiter import SafetyLimiter, all_finite
 from .rate import RateBridge
 from .smoothing import smooth_step
 
@@ -191,6 +191,10 @@ class AnneEffect:
         self._limiter.process(out, out=out)
         return out
 
+    #: frames whose encoder or decoder output held NaN/Inf (each was silenced); the
+    #: host's monitor thread reads it and says so once (the audio thread never prints)
+    model_nonfinite = 0
+
     def _frame(self, index, spec):
         mag = self._mag
         peak = _split(spec, mag, self._unit)
@@ -200,8 +204,16 @@ class AnneEffect:
         self._enc.input[0] = self._features
         z = self._enc.run()[0]
         smooth_step(self._gain_now, self._gain, self._alpha)  # in place: nothing allocated
-        np.multiply(z, self._gain_now, out=self._dec.input[0])
-        _join(self._unit, self._dec.run()[0], peak, spec)
+        if all_finite(z):
+            np.multiply(z, self._gain_now, out=self._dec.input[0])
+            decoded = self._dec.run()[0]
+            if all_finite(decoded):
+                _join(self._unit, decoded, peak, spec)
+                return
+        # the model broke down on this frame: silence it (overlap-add fades it in and out
+        # over the window) rather than spread NaN; the next frame is tried afresh
+        self.model_nonfinite += 1
+        spec[:] = 0.0
 
     def _check_wet(self, wet):
         if not (0.0 <= wet <= 1.0):

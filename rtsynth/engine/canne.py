@@ -17,7 +17,7 @@ import numpy as np
 from ..dsp import PartialShifter, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
-from .limiter import SafetyLimiter
+from .limiter import SafetyLimiter, all_finite
 from .smoothing import smooth_step
 from .voice import Voice
 
@@ -295,12 +295,23 @@ class CanneSynth:
         if smooth_step(self._z, self._target, self._alpha):
             self._decode()
 
+    #: decoder runs whose output held NaN/Inf (those frames were silenced); the host's
+    #: monitor thread reads it and says so once (the audio thread never prints)
+    model_nonfinite = 0
+
     def _decode(self):
         self._decoder.input[0] = self._z
         mag = self._decoder.run()[0]
         base = self._base
+        if not all_finite(mag):
+            # the model broke down at these latents: every voice shares this frame, so
+            # silence it (not a spectrum with holes); sound returns when the latents move
+            self.model_nonfinite += 1
+            base[:] = 0.0
+            self._f0 = 0.0
+            self._base_version += 1
+            return
         base[:] = mag
-        np.nan_to_num(base, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         np.maximum(base, 0.0, out=base)
         # scale so a voice has RMS `level`: Parseval over the Hann-windowed frame
         energy = float(np.dot(base, base))

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["SafetyLimiter"]
+__all__ = ["SafetyLimiter", "all_finite"]
 
 
 class SafetyLimiter:
@@ -48,6 +48,16 @@ class SafetyLimiter:
             out = np.empty_like(block)
         _limit(block, self._state, self._params, out)
         return out
+
+
+@njit(cache=True, nogil=True)
+def all_finite(x):
+    """True when every value of the 1-D array ``x`` is finite (no temporaries, unlike
+    ``np.isfinite(x).all()``): the engines' check of a model's output on the audio path."""
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
+            return False
+    return True
 
 
 @njit(cache=True, nogil=True)

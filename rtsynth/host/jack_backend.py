@@ -19,6 +19,7 @@ import time
 from ..control import CommandMapper, parse_message
 from ..engine.schedule import render_with_events
 from ..errors import DeviceError
+from .midi_watch import JackMidiWatch
 from .runtime import DspMeter, EventSlots
 
 __all__ = ["JackHost", "jack_server_running", "open_client", "DEFAULT_NAME"]
@@ -115,6 +116,8 @@ class JackHost:
         self._connect = connect
         self._midi_in = midi_in
         self._midi_sources = self._match_midi(midi_in) if midi_in else []
+        # sources of midi_in that go away come back connected (polled by the monitor loop)
+        self.midi_watch = JackMidiWatch(client, self.midi, pattern=midi_in)
         self.error = None
         client.set_process_callback(self._process)
         client.set_xrun_callback(self._xrun)

@@ -42,6 +42,7 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
     Other parameters mirror ``rtsynth play``. Prints the start line and, at
     exit, the DSP load and the xrun count to ``out``.
     """
+    from .monitor import Monitor
     from .runtime import realtime_python
 
     out = out or sys.stdout
@@ -67,14 +68,10 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
             if performance is not None:
                 threading.Thread(target=_player, args=(queue, performance, stop),
                                  daemon=True).start()
+            watch = getattr(host, "midi_watch", None)
             try:
-                if duration is not None:
-                    deadline = time.monotonic() + duration
-                    while time.monotonic() < deadline:
-                        time.sleep(0.05)
-                        _check(host)
-                else:
-                    host.wait()
+                # health, young-generation GC, model-fault warning, MIDI reconnects
+                Monitor(host, [watch] if watch is not None else []).run(duration)
             except KeyboardInterrupt:
                 pass  # Ctrl-C is how a live session ends
     finally:
@@ -119,6 +116,7 @@ def _open_portaudio(build, device, input_device, midi_in, virtual_midi, sample_r
     import sounddevice as sd
 
     from .midi_ports import open_midi_inputs
+    from .midi_watch import RtMidiWatch
     from .portaudio_backend import (PortAudioHost, pick_rate,
                                     resolve_input_device, resolve_output_device)
     from .runtime import warm_up
@@ -136,6 +134,7 @@ def _open_portaudio(build, device, input_device, midi_in, virtual_midi, sample_r
         for m in midi_ins:
             m.close_port()
         raise
+    host.midi_watch = RtMidiWatch(midi_ins, midi_ports, queue)  # reopens ports that come back
     warm_up(engine, block)
     info = sd.query_devices(dev)
     where = info["name"] if in_dev is None else (f"{sd.query_devices(in_dev)['name']} -> "
@@ -157,9 +156,3 @@ def _player(queue, messages, stop):
         msg = parse_message(data)
         if msg is not None:
             queue.push(0, *msg)
-
-
-def _check(host):
-    if getattr(host, "error", None) is not None or (hasattr(host, "shutdown")
-                                                     and host.shutdown.is_set()):
-        host.wait()  # raises the right DeviceError
