@@ -11,6 +11,8 @@ import math
 import sys
 
 from . import __version__
+from .cli_options import (add_control_args, add_learn_parser, add_live_control_args,
+                          effect_preset_commands, split_preset)
 from .errors import InputError, RtsynthError
 
 __all__ = ["main", "build_parser"]
@@ -92,6 +94,7 @@ def build_parser():
     p.add_argument("--block", type=int,
                    help="frames per block (PortAudio default 256; JACK: the server's period)")
     p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
+    add_live_control_args(p)
     p.set_defaults(func=_play)
 
     p = sub.add_parser(
@@ -113,6 +116,7 @@ def build_parser():
     p.add_argument("--pcm24", action="store_true",
                    help="write 24-bit PCM instead of 32-bit float")
     p.set_defaults(func=_render)
+    add_learn_parser(sub)
 
     p = sub.add_parser(
         "inspect", help="summarise a model and plot what each latent neuron (or knob) does",
@@ -205,12 +209,11 @@ def _instrument_args(p):
     g = p.add_argument_group("anne (and canne --fx)")
     g.add_argument("--knobs", metavar="A,B,C,D,E", type=_floats,
                    help="knob gains a-e in [0.5, 5.5] (default: 1,1,1,1,1)")
-    g.add_argument("--preset", choices=["equal", "log-up", "log-down", "custom"],
-                   help="latent sub-vector sizes of the knobs (default: equal)")
     g.add_argument("--sizes", metavar="N1,...,N5", type=_ints,
                    help="custom sub-vector sizes (sum = the latent size; implies --preset custom)")
     g.add_argument("--wet", type=float, help="dry/wet 0..1 (default: 1)")
     g.add_argument("--bypass", action="store_true", help="start bypassed (dry only)")
+    add_control_args(p)
 
 
 _EFFECT_OPTIONS = ("knobs", "preset", "sizes", "wet", "bypass")
@@ -276,6 +279,7 @@ def _play(args):
     """``rtsynth play``: live until Ctrl-C."""
     from .host.play import play
 
+    split_preset(args)
     _check_options(args)
     return play(args.instrument, model=args.model, backend=args.backend,
                 jack_name=args.jack_name, connect=args.connect, device=args.device,
@@ -283,13 +287,15 @@ def _play(args):
                 virtual_midi=args.virtual_midi, sample_rate=args.sample_rate, block=args.block,
                 hop=args.hop, voices=args.voices or 8, mode=args.mode or "pitch",
                 latents=args.latents, fx=args.fx, fx_options=_fx_options(args),
-                duration=args.duration)
+                duration=args.duration, map_path=args.map_path, preset=args.sound_preset,
+                osc=args.osc, osc_host=args.osc_host)
 
 
 def _render(args):
     """``rtsynth render``: a MIDI file through CANNe, or a sound file through ANNe, into a WAV."""
     from .host.play import resolve_bundle
 
+    split_preset(args)
     _check_options(args)
     if args.instrument == "anne" and args.in_path is None:
         raise InputError("in: expected `rtsynth render anne --in IN.wav`, found no --in.")
@@ -301,8 +307,11 @@ def _render(args):
     if args.instrument == "anne":
         from .host.effect_render import render_effect
 
+        commands = (effect_preset_commands(folder, args.sound_preset)
+                    if args.sound_preset else None)
         r = render_effect(folder, args.in_path, args.out, block=args.block, plot=args.plot,
-                          progress=progress, subtype=subtype, **_fx_options(args))
+                          progress=progress, subtype=subtype, commands=commands,
+                          **_fx_options(args))
         if r.nonfinite_input:
             print(f"rtsynth: warning: in={args.in_path!r}: {r.nonfinite_input} non-finite "
                   f"samples (NaN/Inf) were replaced by silence; the output is finite.",
@@ -318,7 +327,8 @@ def _render(args):
     r = render_midi(folder, args.midi, args.out, sample_rate=args.sample_rate, block=args.block,
                     latents=args.latents, plot=args.plot, progress=progress, subtype=subtype,
                     hop=args.hop, polyphony=args.voices, mode=args.mode, fx=args.fx,
-                    fx_options=_fx_options(args))
+                    fx_options=_fx_options(args), map_path=args.map_path,
+                    preset=args.sound_preset)
     extra = f" and {r.plot_path}" if r.plot_path else ""
     warn = f"; {r.nonfinite} non-finite values replaced" if r.nonfinite else ""
     fx = f", through {args.fx} (latency compensated)" if args.fx else ""

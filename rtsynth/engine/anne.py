@@ -90,7 +90,8 @@ class AnneEffect:
         self._mag = np.zeros(m.n_bins)
         self._unit = np.zeros(m.n_bins, np.complex128)
         self._features = np.zeros(m.n_features, np.float32)
-        self._gain = np.ones(m.latent_dim)         # target per-neuron gains
+        self._gain = np.ones(m.latent_dim)         # target per-neuron gains (knob x trim)
+        self._trim = np.ones(m.latent_dim)         # per-neuron gains set on their own
         self._gain_now = np.ones(m.latent_dim)     # smoothed, per frame
         self._alpha = 1.0 - math.exp(-m.hop / (max(smoothing, 1e-6) * m.sample_rate))
         self._alpha_wet = 1.0 - math.exp(-1.0 / (max(smoothing, 1e-6) * self.sample_rate))
@@ -111,7 +112,8 @@ class AnneEffect:
             raise InputError(f"knob {'abcde'[index]}={gain!r}: expected a gain in [{lo}, {hi}]")
         self.knobs[index] = float(gain)
         start = sum(self.sizes[:index])
-        self._gain[start:start + self.sizes[index]] = gain
+        stop = start + self.sizes[index]
+        np.multiply(self._trim[start:stop], gain, out=self._gain[start:stop])
 
     def set_knobs(self, gains):
         gains = list(gains)
@@ -126,19 +128,34 @@ class AnneEffect:
         self.set_knobs(self.knobs)
 
     def set_neuron_gain(self, neuron, gain):
-        """Override one latent neuron's gain (until the next knob move)."""
-        self._gain[neuron] = gain
+        """One latent neuron's own gain (>= 0), multiplied by its knob's gain."""
+        gain = max(0.0, float(gain))
+        self._trim[neuron] = gain
+        knob, start = 0, self.sizes[0]
+        while neuron >= start and knob < len(self.sizes) - 1:
+            knob += 1
+            start += self.sizes[knob]
+        self._gain[neuron] = gain * self.knobs[knob]
+
+    @property
+    def neuron_gains(self):
+        """Each neuron's own gain (the knob gains not included)."""
+        return self._trim.copy()
 
     def set_wet(self, wet):
         self.wet = self._check_wet(wet)
 
     def apply(self, command):
         """Control commands: ``("knob", i, value01)`` maps 0..1 onto the gain range,
-        ``("wet", value01)``, ``("bypass", bool)``; others are ignored (returns False)."""
+        ``("wet", value01)``, ``("bypass", bool)``, ``("gain", neuron, gain)``; others
+        are ignored (returns False)."""
         name = command[0]
         if name == "knob":
             lo, hi = GAIN_RANGE
             self.set_knob(command[1], lo + (hi - lo) * min(1.0, max(0.0, command[2])))
+        elif name == "gain":
+            if 0 <= command[1] < self._trim.size:
+                self.set_neuron_gain(command[1], command[2])
         elif name == "wet":
             self.set_wet(min(1.0, max(0.0, command[1])))
         elif name == "bypass":

@@ -111,6 +111,7 @@ class CanneSynth:
         # taken lowest slot first, so the leads follow the van der Corput sequence
         # (0, 1/2, 1/4, 3/4, ...): any first k voices are spread as evenly as k can be
         leads = [int(self.hop * _van_der_corput(i)) for i in range(int(polyphony))]
+        self._adsr = [float(x) for x in adsr]
         self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d)
                         for d in leads]
         self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d)
@@ -133,7 +134,8 @@ class CanneSynth:
 
         ``("note_on", note, velocity)``, ``("note_off", note)``,
         ``("latent", index, value01)``, ``("pitch_bend", -1..1)``,
-        ``("sustain", bool)``, ``("all_notes_off",)``, ``("all_sound_off",)``;
+        ``("sustain", bool)``, ``("all_notes_off",)``, ``("all_sound_off",)``,
+        ``("adsr", stage 0..3, value)``, ``("volume", gain)``, ``("mode", index)``;
         others (e.g. ``("program", n)``) are ignored. Returns True if applied.
         """
         name = command[0]
@@ -152,9 +154,51 @@ class CanneSynth:
             self.all_notes_off()
         elif name == "all_sound_off":
             self.all_sound_off()
+        elif name == "adsr":
+            self.set_adsr(command[1], command[2])
+        elif name == "volume":
+            self.set_volume(command[1])
+        elif name == "mode":
+            self.set_mode(MODES[min(len(MODES) - 1, max(0, int(command[1])))])
         else:
             return False
         return True
+
+    @property
+    def adsr(self):
+        """(attack s, decay s, sustain level, release s) of every voice."""
+        return tuple(self._adsr)
+
+    def set_adsr(self, stage, value):
+        """Set one envelope stage (0 attack, 1 decay, 2 sustain, 3 release) on every voice.
+
+        Running envelopes take the new value from their next sample (a release
+        already under way keeps its slope).
+        """
+        self._adsr[stage] = max(0.0, float(value))
+        a, d, s, r = self._adsr
+        for v in self._voices:
+            v.env.set(a, d, s, r)
+        for v in self._tails:
+            v.env.set(a, d, s, r)
+
+    @property
+    def volume(self):
+        """Master gain (target) before the safety limiter."""
+        return self._limiter.volume
+
+    def set_volume(self, gain):
+        """Master gain, glided by the limiter stage (no zipper noise)."""
+        self._limiter.set_volume(max(0.0, float(gain)))
+
+    def set_mode(self, mode):
+        """Change the note -> sound mode ('pitch', 'shift', 'shift-nowrap') for every voice."""
+        if mode not in MODES:
+            raise InputError(f"mode={mode!r}: expected one of {', '.join(MODES)}")
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self._decode()  # the pitch analysis depends on the mode; voices remake their spectra
 
     def default_latents(self):
         """The manifest's first preset, else the middle of every latent's range."""

@@ -23,11 +23,16 @@ class SafetyLimiter:
         Peak level, linear (0.98 = -0.18 dBFS).
     release : float
         Gain recovery time constant in seconds.
+    glide : float
+        Time constant (s) of :meth:`set_volume` changes: a master volume
+        before the limiter that moves without zipper noise. At volume 1 the
+        stage multiplies by exactly 1.0, so the output is unchanged bit for bit.
     """
 
-    def __init__(self, sample_rate, ceiling=0.98, release=0.1):
-        self._state = np.array([1.0, 0.0])  # gain, non-finite count
-        self._params = np.array([ceiling, 1.0 - math.exp(-1.0 / (release * sample_rate))])
+    def __init__(self, sample_rate, ceiling=0.98, release=0.1, glide=0.01):
+        self._state = np.array([1.0, 0.0, 1.0])  # gain, non-finite count, volume now
+        self._params = np.array([ceiling, 1.0 - math.exp(-1.0 / (release * sample_rate)),
+                                 1.0, 1.0 - math.exp(-1.0 / (glide * sample_rate))])
         self.latency_samples = 0
 
     @property
@@ -39,8 +44,20 @@ class SafetyLimiter:
         """Current gain (1.0 when not limiting)."""
         return float(self._state[0])
 
+    @property
+    def volume(self):
+        """Master volume target (linear)."""
+        return float(self._params[2])
+
+    def set_volume(self, gain):
+        """Master volume (linear, >= 0), reached with the ``glide`` time constant."""
+        self._params[2] = gain
+
     def reset(self):
-        self._state[:] = (1.0, 0.0)
+        """Limiter gain 1, counter 0, the volume at its target at once."""
+        self._state[0] = 1.0
+        self._state[1] = 0.0
+        self._state[2] = self._params[2]
 
     def process(self, block, out=None):
         """Limit ``block``; ``out`` may be ``block`` itself. Returns ``out``."""
@@ -62,10 +79,14 @@ def all_finite(x):
 
 @njit(cache=True, nogil=True)
 def _limit(x, state, params, out):
-    g, bad = state[0], state[1]
-    ceiling, rel = params[0], params[1]
+    g, bad, vol = state[0], state[1], state[2]
+    ceiling, rel, vol_target, glide = params[0], params[1], params[2], params[3]
     for i in range(x.shape[0]):
-        v = x[i]
+        if vol != vol_target:
+            vol += glide * (vol_target - vol)
+            if abs(vol_target - vol) < 1e-6:
+                vol = vol_target
+        v = x[i] * vol
         if not math.isfinite(v):
             v = 0.0
             bad += 1
@@ -77,4 +98,4 @@ def _limit(x, state, params, out):
             g += (target - g) * rel
         v *= g
         out[i] = min(1.0, max(-1.0, v))
-    state[0], state[1] = g, bad
+    state[0], state[1], state[2] = g, bad, vol

@@ -68,11 +68,12 @@ class EffectRenderResult:
 
 
 def build_effect(bundle, *, sample_rate=None, block=256, knobs=None, preset=None, sizes=None,
-                 wet=None, bypass=False):
+                 wet=None, bypass=False, commands=None):
     """Load ``bundle`` (folder or ModelBundle) and build an AnneEffect for ``block``-sample blocks.
 
     Options left as None take the engine's defaults; ``sizes`` alone implies
     ``preset='custom'``, and ``sizes`` with another preset is an error.
+    ``commands``: engine commands applied before the first sample (a sound preset).
     """
     from ..engine.anne import AnneEffect
     from ..model import load_bundle
@@ -87,6 +88,8 @@ def build_effect(bundle, *, sample_rate=None, block=256, knobs=None, preset=None
     fx = AnneEffect(bundle, sample_rate=sample_rate, max_block=max(int(block), 8192),
                     **{k: v for k, v in opts.items() if v is not None})
     fx.bypass = bool(bypass)
+    for cmd in commands or ():
+        fx.apply(cmd)
     fx.reset()
     return fx
 

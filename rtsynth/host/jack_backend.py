@@ -20,7 +20,7 @@ from ..control import CommandMapper, parse_message
 from ..engine.schedule import render_with_events
 from ..errors import DeviceError
 from .midi_watch import JackMidiWatch
-from .runtime import DspMeter, EventSlots
+from .runtime import DspMeter, EventSlots, default_automation
 
 __all__ = ["JackHost", "jack_server_running", "open_client", "DEFAULT_NAME"]
 
@@ -93,10 +93,12 @@ class JackHost:
         (case-insensitive) to ``midi_in``; none matching -> DeviceError listing them.
     queue : rtsynth.control.EventQueue, optional
         Raw MIDI from other threads (a performance player), applied at offset 0.
+    automation : rtsynth.control.Automation, optional
+        Glides, presets and OSC inboxes (default: one for the mapper's parameters).
     """
 
     def __init__(self, engine, client, *, mapper=None, connect=False, midi_in=None,
-                 queue=None, max_events=512):
+                 queue=None, max_events=512, automation=None):
         self.engine = engine
         self.client = client
         self.mapper = mapper or CommandMapper()
@@ -104,6 +106,8 @@ class JackHost:
         self._on_queued = self._queued  # bound once, not per block
         self.meter = DspMeter()
         self.events = EventSlots(max_events)
+        self.automation = automation or default_automation(self.mapper, client.samplerate)
+        self._engine_events = EventSlots(max_events)  # the automation's output
         self.shutdown = threading.Event()
         self.shutdown_reason = ""
         self.rate = client.samplerate
@@ -141,6 +145,8 @@ class JackHost:
                 if msg is not None:
                     events.offset = offset
                     mapper.map(msg[0], msg[1], msg[2], events)
+            if self.automation is not None:  # glides, presets, OSC: "set" -> engine commands
+                events = self.automation.run(events, frames, self._engine_events)
             out = self.out_1.get_array()
             render_with_events(self.engine, out, events, 0, frames)
             self.out_2.get_array()[:] = out

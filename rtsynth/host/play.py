@@ -64,7 +64,8 @@ def has_audio_output():
 def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", connect=False,
          device=None, input_device=None, midi_in=None, virtual_midi=False, sample_rate=None,
          block=None, hop=None, voices=8, mode="pitch", latents=None, fx=None, fx_options=None,
-         performance=None, out=None, duration=None):
+         performance=None, out=None, duration=None, map_path=None, preset=None, osc=None,
+         osc_host="127.0.0.1"):
     """Play an instrument live until Ctrl-C; return the exit status.
 
     ``instrument``: 'canne' (the synth; through the ANNe bundle ``fx`` when
@@ -73,13 +74,16 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     bypass of the effect (see :func:`rtsynth.host.effect_render.build_effect`).
     Other parameters mirror ``rtsynth play``. ``performance``: ``(seconds, raw
     MIDI)`` messages played from a thread once the stream runs (the demo).
-    ``duration``: stop after this many seconds (tests, demos). Prints the
-    start-up line and, at exit, the DSP load and xrun count to ``out``.
+    ``duration``: stop after this many seconds (tests, demos). ``map_path``:
+    a mapping TOML file (default: the packaged maps); ``preset``: a preset
+    name or file to start with; ``osc``: a UDP port for OSC input on
+    ``osc_host`` (see :mod:`rtsynth.host.osc`). Prints the start-up line and,
+    at exit, the DSP load and xrun count to ``out``.
     """
-    from ..control import CommandMapper, instrument_map
     from ..engine.chain import AudioInput, Chain
     from ..model import load_bundle
     from .effect_render import build_effect
+    from .controls import build_controls
     from .live import run_live
     from .render import build_synth
     from .runtime import latency_line
@@ -91,7 +95,7 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     fx_options = fx_options or {}
     backend = choose_backend(backend)
     if instrument == "anne":
-        mapper = CommandMapper(instrument_map("anne"))
+        controls = build_controls("anne", bundle.manifest, map_path=map_path, preset=preset)
 
         def build(rate, period):
             source = AudioInput(rate, max(period, 8192))
@@ -104,7 +108,8 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
                                 engine.latency_samples)
     else:
         fx_bundle = None if fx is None else load_bundle(fx)
-        mapper = CommandMapper(instrument_map("canne", fx=fx is not None))
+        controls = build_controls("canne", bundle.manifest, fx_bundle and fx_bundle.manifest,
+                                  map_path=map_path, preset=preset)
 
         def build(rate, period):
             synth = build_synth(bundle, sample_rate=rate, block=period, hop=hop,
@@ -123,11 +128,26 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
             return latency_line(folder, name, rate, period, details,
                                 period + engine.latency_samples)
 
-    return run_live(build, describe, backend=backend, jack_name=jack_name, connect=connect,
-                    device=device, input_device=input_device, midi_in=midi_in,
-                    virtual_midi=virtual_midi, sample_rate=sample_rate, block=block,
-                    model_rate=bundle.manifest.sample_rate, mapper=mapper,
-                    performance=performance, out=out, duration=duration)
+    def build_controlled(rate, period):
+        engine = build(rate, period)
+        controls.attach(engine)  # start preset, parameter state, the host's automation
+        return engine
+
+    server = None
+    if osc is not None:
+        from .osc import OscInput
+
+        server = OscInput(controls, osc, osc_host).start()
+    try:
+        return run_live(build_controlled, describe, backend=backend, jack_name=jack_name,
+                        connect=connect, device=device, input_device=input_device,
+                        midi_in=midi_in, virtual_midi=virtual_midi, sample_rate=sample_rate,
+                        block=block, model_rate=bundle.manifest.sample_rate,
+                        mapper=controls.mapper, performance=performance, out=out,
+                        duration=duration)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def effect_details(effect):

@@ -16,7 +16,7 @@ import numpy as np
 from ..control import CommandMapper, EventQueue
 from ..engine.schedule import render_with_events
 from ..errors import DeviceError
-from .runtime import DspMeter, EventSlots
+from .runtime import DspMeter, EventSlots, default_automation
 
 __all__ = ["PortAudioHost", "output_devices", "input_devices", "resolve_output_device",
            "resolve_input_device", "pick_rate", "COMMON_RATES"]
@@ -83,6 +83,8 @@ class PortAudioHost:
         Filled by the MIDI thread(s).
     input_device : int, optional
         Input device index for a duplex engine (see :func:`resolve_input_device`).
+    automation : rtsynth.control.Automation, optional
+        Glides, presets and OSC inboxes (default: one for the mapper's parameters).
 
     Attributes
     ----------
@@ -92,13 +94,15 @@ class PortAudioHost:
     """
 
     def __init__(self, engine, device, rate, block, *, queue=None, mapper=None, max_events=512,
-                 input_device=None):
+                 input_device=None, automation=None):
         sd = _sd()
         self.engine = engine
         self.device, self.rate, self.block = device, int(rate), int(block)
         self.queue = queue if queue is not None else EventQueue()
         self.mapper = mapper or CommandMapper()
         self.events = EventSlots(max_events)
+        self.automation = automation or default_automation(self.mapper, self.rate)
+        self._engine_events = EventSlots(max_events)  # the automation's output
         self.meter = DspMeter()
         self.buf = np.zeros(max(self.block, 8192), dtype=np.float32)
         self.error = None
@@ -182,7 +186,10 @@ class PortAudioHost:
             self.events.clear()
             self.queue.drain(self._handler)
             buf = self.buf[:frames]
-            render_with_events(self.engine, buf, self.events, 0, frames)
+            events = self.events
+            if self.automation is not None:  # glides, presets, OSC: "set" -> engine commands
+                events = self.automation.run(events, frames, self._engine_events)
+            render_with_events(self.engine, buf, events, 0, frames)
             for c in range(outdata.shape[1]):
                 outdata[:, c] = buf
         except Exception as e:

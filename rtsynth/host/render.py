@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InputError
 from .fileio import SUBTYPES, check_out, wav_writer
 from .plot import write_spectrogram
+from .runtime import EventSlots, default_automation
 
 __all__ = ["RenderResult", "render_midi", "render_events", "build_synth", "progress_bar",
            "check_block", "MAX_TAIL_SECONDS", "SUBTYPES"]
@@ -87,7 +88,7 @@ def build_synth(bundle, *, sample_rate=None, block=256, latents=None, **engine_o
 
 
 def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECONDS,
-                  progress=False):
+                  progress=False, automation=None):
     """Drive ``engine`` through ``events`` block by block, then its release tail.
 
     Parameters
@@ -105,6 +106,9 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
         ``engine.latency_samples`` more, rounded up to blocks).
     progress : bool
         Show a tqdm bar.
+    automation : rtsynth.control.Automation, optional
+        Turns ``("set", ...)`` requests and program changes into engine
+        commands, block by block, exactly as the live hosts do.
 
     Returns
     -------
@@ -122,6 +126,7 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
     chunks = [] if out is None else None
     buf = np.zeros(block, dtype=np.float32)
     chunk_events = []
+    engine_events = EventSlots(8192)  # the automation's output for one block
     bar = progress_bar(n_main / rate) if progress else None
     # after the end, one latency more: a chained effect's delayed tail is kept
     flush = -(-engine.latency_samples // block)
@@ -141,7 +146,9 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
             while i < len(events) and events[i][0] < stop:
                 chunk_events.append((events[i][0] - pos, events[i][1]))
                 i += 1
-            render_with_events(engine, buf, chunk_events, block=block)
+            todo = (chunk_events if automation is None
+                    else automation.run(chunk_events, block, engine_events))
+            render_with_events(engine, buf, todo, block=block)
             if out is None:
                 chunks.append(buf.copy())
             else:
@@ -176,7 +183,7 @@ def check_block(block):
 
 def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=None,
                 plot=None, progress=True, subtype="FLOAT", keep_audio=False, mapper=None,
-                fx=None, fx_options=None, **engine_options):
+                fx=None, fx_options=None, map_path=None, preset=None, **engine_options):
     """Render a MIDI file (or timed commands) through CANNe into a WAV file.
 
     Parameters
@@ -211,6 +218,10 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
         first sample through the effect, and the effect's tail is kept.
     fx_options : dict, optional
         Passed to :func:`rtsynth.host.effect_render.build_effect` (knobs, preset, ...).
+    map_path : str or os.PathLike, optional
+        A mapping TOML file for the MIDI file's controls (default: the packaged maps).
+    preset : str, optional
+        A preset name (the model's bank) or a preset TOML file to start from.
     **engine_options
         Passed to :class:`rtsynth.engine.canne.CanneSynth` (hop, polyphony, mode, ...).
 
@@ -218,6 +229,7 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
     -------
     RenderResult
     """
+    from .controls import build_controls
     from .performance import read_midi
 
     t0 = time.perf_counter()
@@ -230,13 +242,20 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
     engine = build_synth(bundle, sample_rate=sample_rate, block=block, latents=latents,
                          **engine_options)
     if fx is not None:
-        from ..control import CommandMapper, instrument_map
         from ..engine.chain import Chain
         from .effect_render import build_effect
 
         engine = Chain(engine, build_effect(fx, sample_rate=engine.sample_rate, block=block,
                                             **(fx_options or {})))
-        mapper = mapper or CommandMapper(instrument_map("canne", fx=True))
+    if mapper is None or map_path is not None or preset is not None:
+        effect = getattr(engine, "effect", None)
+        controls = build_controls("canne", getattr(engine, "source", engine).manifest,
+                                  effect and effect.manifest, map_path=map_path, preset=preset)
+        controls.attach(engine)
+        mapper = mapper or controls.mapper
+        automation = controls.automation
+    else:
+        automation = default_automation(mapper, engine.sample_rate)
     rate = engine.sample_rate
     if isinstance(midi, (str, os.PathLike)):
         events = read_midi(midi, rate, mapper)
@@ -261,7 +280,8 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
                 keep.append(buf.copy())
 
     with wav_writer(out_path, rate, 1, subtype) as writer:
-        _, n, tail = render_events(engine, events, block=block, out=sink, progress=progress)
+        _, n, tail = render_events(engine, events, block=block, out=sink, progress=progress,
+                                   automation=automation)
     audio = np.concatenate(keep) if keep else (np.zeros(0, np.float32) if keep is not None else None)
     if plot is not None:
         write_spectrogram(audio, rate, plot, title=_title(midi, out_path))

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 __all__ = ["EventSlots", "DspMeter", "realtime_python", "warm_up", "SWITCH_INTERVAL",
-           "latency_line"]
+           "latency_line", "default_automation"]
 
 #: Python switch interval while a stream runs (design.md: measured 1,315 -> 4 xruns)
 SWITCH_INTERVAL = 0.0005
@@ -164,6 +164,18 @@ def warm_up(engine, block):
     engine.reset()
     t = time.perf_counter_ns()  # touch the timers once
     del t
+
+
+def default_automation(mapper, rate):
+    """The parameter automation a host runs when none is given: the one the
+    session attached to the mapper (:meth:`rtsynth.host.controls.Controls.attach`),
+    else one for the mapper's parameters (None for a mapper without any)."""
+    from ..control import Automation
+
+    if getattr(mapper, "automation", None) is not None:
+        return mapper.automation
+    specs = getattr(mapper, "specs", None)
+    return None if specs is None else Automation(specs, rate)
 
 
 def latency_line(model, backend, rate, block, details, latency):

@@ -1,13 +1,13 @@
-"""CommandMapper and CC map files: default CANNe map, 14-bit pairs, switches, bend, validation."""
+"""CommandMapper: the default CANNe mapping, 14-bit pairs, switches, bend, notes, pressure."""
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
 
 import rtsynth.control
-from rtsynth.control.commands import CommandMapper, default_map, load_map, validate_map
+from rtsynth.control.commands import CommandMapper
+from rtsynth.control.mapping import default_mapping, validate_mapping
 from rtsynth.control.midi import MidiParser
 from rtsynth.errors import InputError
 
@@ -22,15 +22,21 @@ def cmds(mapper, *messages):
 
 
 def test_default_map_file_loads_and_is_canne_layout():
-    m = default_map()
-    assert m["channel"] is None and m["format_version"] == 1
-    latents = {c["cc"]: (c["index"], c["bits"]) for c in m["controls"] if c["param"] == "latent"}
-    assert latents == {21 + i: (i, 14) for i in range(8)}
-    params = {c["cc"]: c["param"] for c in m["controls"]}
-    assert params[64] == "sustain" and params[120] == "all_sound_off" and params[123] == "all_notes_off"
-    default_map(latent_dim=8)  # fits CANNe's 8 latents
-    with pytest.raises(InputError, match="latent_dim 4"):
-        default_map(latent_dim=4)
+    m = default_mapping("canne")
+    assert m.channel is None and m.source.endswith("canne_default_map.toml")
+    latents = {e.number: (e.param, e.bits) for e in m.entries if e.param.startswith("latent")}
+    assert latents == {21 + i: (f"latent.{i}", 14) for i in range(8)}
+    params = {e.number: e.param for e in m.entries}
+    assert params[64] == "sustain_pedal" and params[120] == "all_sound_off" and params[123] == "all_notes_off"
+
+
+def test_mapping_for_a_smaller_model_names_the_missing_latent():
+    from rtsynth.control.params import ParamSpec
+
+    specs = [ParamSpec(f"latent.{i}", 0.0, 1.0, 0.5, command="latent", index=i) for i in range(4)]
+    with pytest.raises(InputError, match=r"canne_default_map\.toml:\d+: expected map\[4\]\.param "
+                                         r"to be a parameter .*found map\[4\]\.param='latent\.4'"):
+        default_mapping("canne", specs)
 
 
 def test_cc_21_to_28_move_latents_0_to_7(mapper):
@@ -68,8 +74,7 @@ def test_14bit_lsb_without_msb_is_ignored_and_msb_is_per_channel():
 
 
 def test_7bit_latent_leaves_lsb_cc_free():
-    m = {"format_version": 1, "controls": [{"cc": 1, "param": "latent", "index": 0},
-                                           {"cc": 33, "param": "latent", "index": 1}]}
+    m = {"map": [{"cc": 1, "param": "latent.0"}, {"cc": 33, "param": "latent.1"}]}
     mapper = CommandMapper(m)
     assert cmds(mapper, (0xB0, 1, 127), (0xB0, 33, 0)) == [("latent", 0, 1.0), ("latent", 1, 0.0)]
 
@@ -102,11 +107,13 @@ def test_program_change_and_ignored_messages(mapper):
 
 
 def test_channel_filter():
-    m = dict(default_map(), channel=3)
-    mapper = CommandMapper(m)
+    m = {"channel": 3, "map": [{"cc": 21, "param": "latent.0"}]}
+    mapper = CommandMapper(m, channel=3)
     assert mapper.channel == 3
-    assert cmds(mapper, (0x90, 60, 100), (0x92, 61, 100), (0xB2, 21, 127)) == [
+    assert cmds(mapper, (0x90, 60, 100), (0x92, 61, 100), (0xB2, 21, 127), (0xB0, 21, 1)) == [
         ("note_on", 61, 100), ("latent", 0, 1.0)]
+    # the file's channel alone: its entries listen there, notes play on every channel
+    assert cmds(CommandMapper(m), (0xB0, 21, 127), (0xB2, 21, 127)) == [("latent", 0, 1.0)]
     assert CommandMapper(m, channel="omni").channel is None
     assert cmds(CommandMapper(channel=16), (0x9F, 1, 1), (0x90, 2, 2)) == [("note_on", 1, 1)]
     with pytest.raises(InputError, match="channel=0"):
@@ -128,80 +135,27 @@ def test_parser_to_mapper_end_to_end(mapper):
                    ("sustain", True), ("note_on", 60, 100), ("note_off", 60)]
 
 
-# ----------------------------------------------------------------- bad map files
-def write(tmp_path, obj, name="map.json"):
-    path = tmp_path / name
-    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
-    return path
+def test_bend_aftertouch_and_notes_can_move_parameters():
+    m = {"map": [{"param": "wet", "aftertouch": True},
+                 {"param": "volume", "bend": True, "curve": "lin"},
+                 {"param": "bypass", "note": 36, "note_mode": "toggle"},
+                 {"param": "sustain_pedal", "cc": 64},
+                 {"param": "latent.1", "note": 37, "note_mode": "gate"},
+                 {"param": "knob.a", "note": 38}]}
+    mapper = CommandMapper(m)
+    assert cmds(mapper, (0xD0, 127, 0), (0xD0, 0, 0)) == [("wet", 1.0), ("wet", 0.0)]
+    assert cmds(mapper, (0xE0, 127, 127), (0xE0, 0, 0)) == [("volume", 2.0), ("volume", 0.0)]
+    # a mapped note toggles and no longer plays; the others still do
+    assert cmds(mapper, (0x90, 36, 100), (0x80, 36, 0), (0x90, 36, 5), (0x90, 60, 9)) == [
+        ("bypass", True), ("bypass", False), ("note_on", 60, 9)]
+    assert cmds(mapper, (0x90, 37, 10), (0x80, 37, 0)) == [("latent", 1, 1.0), ("latent", 1, 0.0)]
+    assert cmds(mapper, (0x90, 38, 127))[0] == ("knob", 0, 1.0)  # velocity -> position
 
 
-def good(**extra):
-    return {"format_version": 1, "controls": [{"cc": 21, "param": "latent", "index": 0, "bits": 14}],
-            **extra}
-
-
-def with_control(**entry):
-    return {"format_version": 1, "controls": [entry]}
-
-
-@pytest.mark.parametrize("content, match", [
-    ("{not json", r"map\.json: expected valid JSON, found .* line 1"),
-    ([1, 2], r"map\.json: expected the top level to be a JSON object, found the top level='list'"),
-    ({"controls": []}, r"map\.json: expected required key 'format_version'"),
-    (good(format_version=2), r"map\.json: expected format_version to be one of \(1,\), found format_version=2"),
-    (good(colour="red"), r"map\.json: .* found unknown key 'colour'"),
-    (good(channel=17), r"map\.json: expected channel to be \"omni\" or an integer 1\.\.16, found channel=17"),
-    ({"format_version": 1, "controls": {}}, r"expected controls to be a list"),
-    (with_control(cc=21, param="volume"),
-     r"map\.json: expected controls\[0\]\.param to be one of latent, sustain, .*found controls\[0\]\.param='volume'"),
-    (with_control(cc=128, param="sustain"),
-     r"map\.json: expected controls\[0\]\.cc to be an integer 0\.\.127, found controls\[0\]\.cc=128"),
-    (with_control(cc=-1, param="sustain"), r"controls\[0\]\.cc=-1"),
-    (with_control(cc=True, param="sustain"), r"controls\[0\]\.cc=True"),
-    (with_control(cc=21, param="latent"), r"expected required key controls\[0\]\.index for param 'latent'"),
-    (with_control(cc=21, param="latent", index=-2), r"controls\[0\]\.index=-2"),
-    (with_control(cc=21, param="latent", index=0, bits=8), r"controls\[0\]\.bits to be 7 or 14.*bits=8"),
-    (with_control(cc=40, param="latent", index=0, bits=14),
-     r"expected controls\[0\]\.cc to be an integer 0\.\.31 for a 14-bit control.*cc=40"),
-    (with_control(cc=64, param="sustain", bits=14), r"controls\[0\]\.bits to be 7 for param 'sustain'"),
-    (with_control(cc=64, param="sustain", index=1), r"found unknown key 'index'"),
-    (with_control(param="sustain"), r"expected required key controls\[0\]\.cc"),
-])
-def test_bad_map_files_raise_input_error_naming_file_and_key(tmp_path, content, match):
-    path = write(tmp_path, content)
-    with pytest.raises(InputError, match=match):
-        load_map(path)
-    with pytest.raises(InputError, match=match):
-        CommandMapper.from_file(path)
-
-
-@pytest.mark.parametrize("controls, match", [
-    ([{"cc": 21, "param": "latent", "index": 0}, {"cc": 21, "param": "sustain"}],
-     r"map\.json: expected each CC to be used once, found controls\[1\] using CC 21 already used by controls\[0\]"),
-    ([{"cc": 21, "param": "latent", "index": 0, "bits": 14}, {"cc": 53, "param": "latent", "index": 1}],
-     r"found controls\[1\] using CC 53 already used by controls\[0\] \(the LSB CC 53 of its 14-bit CC 21\)"),
-    ([{"cc": 53, "param": "sustain"}, {"cc": 21, "param": "latent", "index": 0, "bits": 14}],
-     r"found controls\[1\] \(the LSB CC 53 of its 14-bit CC 21\) using CC 53 already used by controls\[0\]"),
-])
-def test_duplicate_cc_including_14bit_lsb(tmp_path, controls, match):
-    path = write(tmp_path, {"format_version": 1, "controls": controls})
-    with pytest.raises(InputError, match=match):
-        load_map(path)
-
-
-def test_missing_file_and_dict_source(tmp_path):
-    with pytest.raises(InputError, match=r"nope\.json: expected a CC map JSON file, found no such file"):
-        load_map(tmp_path / "nope.json")
-    with pytest.raises(InputError, match=r"^my map: expected controls\[0\]\.cc"):
-        CommandMapper(with_control(cc=300, param="sustain"), source="my map")
-
-
-def test_validate_map_normalises_without_mutating_input():
-    m = good(channel="omni")
-    out = validate_map(m)
-    assert out["channel"] is None and out["controls"][0]["bits"] == 14
-    m2 = with_control(cc=3, param="latent", index=2)
-    assert validate_map(m2)["controls"][0]["bits"] == 7 and "bits" not in m2["controls"][0]
+def test_a_smoothed_entry_asks_for_a_glide():
+    mapper = CommandMapper({"map": [{"param": "attack", "cc": 5, "smooth": 0.05,
+                                     "curve": "lin", "range": [0.0, 2.0]}]})
+    assert cmds(mapper, (0xB0, 5, 127)) == [("set", "attack", 2.0, 0.05)]
 
 
 def test_control_layer_imports_no_engine_or_host():
