@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..dsp import PartialShifter, midi_to_hz, roll_bins
+from ..dsp import HarmonicPlacer, PartialShifter, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
 from .limiter import SafetyLimiter, all_finite
@@ -103,7 +103,8 @@ class CanneSynth:
         self._base_version = 0
         self._f0 = 0.0
         self._f0_est = F0Estimator(m.n_fft, m.sample_rate)
-        self._shifter = PartialShifter(m.n_bins)
+        self._shifter = PartialShifter(m.n_bins)  # unpitched spectra and rate correction
+        self._placer = HarmonicPlacer(m.n_bins)
         self._scratch = np.zeros(m.n_bins)
         self._bend = 0.0
         self._sustain = False
@@ -116,6 +117,13 @@ class CanneSynth:
                         for d in leads]
         self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d)
                        for d in leads]  # stolen voices fading out
+        # one batched inverse FFT per step: a voice makes at most 2 frames per step
+        # (step <= hop, lead < hop), tails included
+        n_slots = 2 * len(self._voices)
+        self._spectra = np.zeros((2 * n_slots, m.n_bins), np.complex128)
+        self._frames = np.zeros((2 * n_slots, self.n_fft))
+        self._playing = [None] * n_slots
+        self._due = [0] * n_slots
         self._ages = 0
         self._starts = 0  # voice starts in the current control tick
         self._pending = np.zeros((128, 2), np.int64)  # deferred (note, velocity)
@@ -315,12 +323,7 @@ class CanneSynth:
             step = min(n - done, self.hop - self._clock % self.hop)
             mix = self._mix[:step]
             mix[:] = 0.0
-            for v in self._voices:
-                if v.active:
-                    v.render(mix, self._make_mag)
-            for v in self._tails:
-                if v.active:
-                    v.render(mix, self._make_mag)
+            self._render_voices(mix)
             self._limiter.process(mix, out=mix)
             out[done:done + step] = mix
             done += step
@@ -328,6 +331,42 @@ class CanneSynth:
         return out
 
     # ----------------------------------------------------------- helpers --
+    def _render_voices(self, mix):
+        """Every active voice's next ``len(mix)`` samples, added into ``mix``.
+
+        Each voice's due frames are phased in order (their magnitudes made at
+        frame time), then one batched inverse FFT serves them all.
+        """
+        step = mix.shape[0]
+        playing = self._playing
+        n_playing = rows = 0
+        for v in self._voices:
+            if v.active:
+                playing[n_playing] = v
+                n_playing += 1
+        for v in self._tails:
+            if v.active:
+                playing[n_playing] = v
+                n_playing += 1
+        due = self._due
+        for i in range(n_playing):
+            v = playing[i]
+            k = due[i] = v.frames_due(step)
+            for _ in range(k):
+                self._make_mag(v)
+                v.phase_frame(self._spectra[rows])
+                rows += 1
+        if rows:
+            np.fft.irfft(self._spectra[:rows], n=self.n_fft, axis=1, out=self._frames[:rows])
+        rows = 0
+        for i in range(n_playing):
+            v = playing[i]
+            for _ in range(due[i]):
+                v.add_frame(self._frames[rows])
+                rows += 1
+            v.emit(mix)
+            playing[i] = None
+
     def _tick(self):
         """Control tick (every hop samples): deferred starts, latent smoothing, decoding."""
         self._starts = 0
@@ -363,6 +402,8 @@ class CanneSynth:
         if rms > 0:
             base *= self.level / rms
         self._f0 = self._f0_est.estimate(base) if self.mode == "pitch" else 0.0
+        if self._f0 > 0:
+            self._placer.analyze(base, self._f0 * self.n_fft / self.manifest.sample_rate)
         self._base_version += 1
 
     def _voice_mag(self, voice, note=None):
@@ -378,8 +419,11 @@ class CanneSynth:
                 ratio = midi_to_hz(note + self._bend, self.a4) / self._f0
             else:  # no pitch found: treat the decoded sound as middle C
                 ratio = 2.0 ** (semis / 12.0)
-            f0_bins = self._f0 * self.n_fft / self.manifest.sample_rate
-            self._shifter.process(self._base, ratio * self._rate_ratio, voice.mag, f0_bins)
+            if self._f0 > 0 and self._placer.n_harmonics:
+                # an exact harmonic series at the note: in tune by construction
+                self._placer.render(ratio * self._rate_ratio, voice.mag)
+            else:
+                self._shifter.process(self._base, ratio * self._rate_ratio, voice.mag)
         else:
             target = self._scratch if self._rate_ratio != 1.0 else voice.mag
             roll_bins(self._base, int(round(semis * self.bins_per_semitone)),
