@@ -171,8 +171,8 @@ def _entry(i, item, by_name, file_channel, fail, text):
         if key not in _ENTRY_KEYS:
             fail(key, f"absent (entry keys are {', '.join(_ENTRY_KEYS)})", item[key], i)
     param = item.get("param")
-    if param is None:
-        fail("param", "a parameter name or action", None, i)
+    if not isinstance(param, str):
+        fail("param", "a parameter name or action (a string)", param, i)
     spec = by_name.get(param)
     if spec is None and param not in ACTIONS:
         groups = ", ".join(dict.fromkeys(s.name.split(".")[0] + (".N" if "." in s.name else "")
