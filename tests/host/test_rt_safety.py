@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import rtsynth
-from rtsynth.control import CommandMapper, EventQueue
+from rtsynth.control import CommandMapper, EventQueue, instrument_mapping
 from rtsynth.engine import AudioInput, CanneSynth, Chain
 from rtsynth.host.effect_render import build_effect
 from rtsynth.host.jack_backend import JackHost
@@ -148,11 +148,7 @@ def _host(instrument, tmp):
 
 def _mapper(instrument):
     """The instrument's default mapper, as ``rtsynth play`` builds it."""
-    import rtsynth.control as control
-
-    if hasattr(control, "instrument_mapping"):  # TOML mappings (issue 6)
-        return CommandMapper(control.instrument_mapping(instrument))
-    return CommandMapper(control.instrument_map(instrument))
+    return CommandMapper(instrument_mapping(instrument))
 
 
 _NOISE = np.random.default_rng(1).uniform(-0.5, 0.5, (CYCLE, PERIOD)).astype(np.float32)

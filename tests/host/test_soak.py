@@ -1,0 +1,36 @@
+"""The soak in CI: `rtsynth play canne` and `rtsynth play anne`, about a minute each under a
+MIDI storm of more than 500 events a second (``benchmarks/soak.py`` runs 10 minutes each).
+
+Each run must end cleanly on Ctrl-C with nothing on stderr, its output must be
+finite and within [-1, 1], its resident memory must not grow by 5 MB after a
+15 s warm-up, and its xruns are judged as the other JACK end-to-end tests
+judge them: on this shared 2-core machine the server counts xruns that other
+processes cause, so an xrun is rtsynth's only if one of its blocks needed the
+whole period (max >= 100 %) and its p99 is not small.
+"""
+
+from pathlib import Path
+
+import pytest
+
+import soakutil
+
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+SECONDS, WARMUP = 55.0, 15.0
+
+
+@pytest.mark.parametrize("instrument", ["canne", "anne"])
+def test_soak_under_a_midi_storm(jack_server, instrument):
+    r = soakutil.run_soak(jack_server, instrument, MODELS / instrument, SECONDS,
+                          name=f"rtsoak-{instrument}", cwd=MODELS.parent)
+    summary = {k: v for k, v in r.items() if k != "rss"}
+    assert r["returncode"] == 0 and r["stderr"].strip() == "", summary
+    assert "load_median" in r, summary
+    assert r["seconds"] >= SECONDS - 1 and r["events_per_s"] >= 500, summary
+    assert r["recorded"] > 0.9 * SECONDS * jack_server.rate, summary
+    assert r["nonfinite"] == 0 and r["peak"] <= 1.0, summary
+    base, growth, _ = soakutil.rss_growth(r["rss"], WARMUP)
+    assert growth is not None and growth < 5 * 1024, (base, growth, r["rss"])
+    assert r["xruns"] == 0 or r["load_max"] < 100.0 or r["load_p99"] < 50.0, summary
