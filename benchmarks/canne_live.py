@@ -42,20 +42,7 @@ def run_voices(server, model, voices, seconds, hop):
         with jackutil.client("rtbench-midi", server) as c:
             out = c.midi_outports.register("out")
 
-            @c.set_process_callback
-            def process(frames):
-                out.clear_buffer()
-                if not state["armed"]:
-                    return
-                if not state["sent"]:
-                    for i, n in enumerate(notes):
-                        out.write_midi_event(min(frames - 1, i % frames), bytes([0x90, n, 100]))
-                    state["sent"] = True
-                state["t"] += 1
-                if state["t"] % 8 == 0:  # knobs: CC 21 and 22 every 8 periods (~43 ms)
-                    v = (state["t"] // 8) % 128
-                    out.write_midi_event(0, bytes([0xB0, 21, v]))
-                    out.write_midi_event(1, bytes([0xB0, 22, 127 - v]))
+            c.set_process_callback(lambda frames: write_load(out, frames, state, notes))
 
             c.activate()
             deadline = time.monotonic() + 60
@@ -82,6 +69,23 @@ def run_voices(server, model, voices, seconds, hop):
             "load_p99": float(m.group(2)), "load_max": float(m.group(3)),
             "blocks": int(m.group(4)), "xruns": int(m.group(5)),
             "start_line": next((l for l in stdout.splitlines() if "latency:" in l), "")}
+
+
+def write_load(out, frames, state, notes):
+    """One period of the load (a JACK process callback): once ``state["armed"]``, the
+    held ``notes`` at the first period, then CC 21 and 22 every 8 periods (~43 ms)."""
+    out.clear_buffer()
+    if not state["armed"]:
+        return
+    if not state["sent"]:
+        for i, n in enumerate(notes):
+            out.write_midi_event(min(frames - 1, i % frames), bytes([0x90, n, 100]))
+        state["sent"] = True
+    state["t"] += 1
+    if state["t"] % 8 == 0:
+        v = (state["t"] // 8) % 128
+        out.write_midi_event(0, bytes([0xB0, 21, v]))
+        out.write_midi_event(1, bytes([0xB0, 22, 127 - v]))
 
 
 def idle_baseline(server, seconds):

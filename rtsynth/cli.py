@@ -93,6 +93,9 @@ def build_parser():
                         "it, else the device's); JACK: must match the server")
     p.add_argument("--block", type=int,
                    help="frames per block (PortAudio default 256; JACK: the server's period)")
+    p.add_argument("--ui", action="store_true",
+                   help="show the performer view in the terminal: parameter bars (arrows/mouse), "
+                        "meters, DSP load, xruns, MIDI activity; the letter rows play notes")
     p.add_argument("--duration", type=float, help=argparse.SUPPRESS)
     add_live_control_args(p)
     p.set_defaults(func=_play)
@@ -120,11 +123,9 @@ def build_parser():
 
     p = sub.add_parser(
         "inspect", help="summarise a model and plot what each latent neuron (or knob) does",
-        description="Print a bundle's manifest summary (instrument, rates, n_fft/hop, latent "
-                    "ranges, presets, files) and write it with PNG plots into OUT: for a synth, "
-                    "the decoded spectra along a sweep of each latent (latent_sweeps.png) and "
-                    "their f0/centroid (latent_pitch.png); for an effect, what each knob a-e "
-                    "does to a reference tone (knobs.png).")
+        description="Print a bundle's manifest summary and write it (summary.txt) with PNGs "
+                    "into DIR: a synth's spectra along each latent's sweep (latent_sweeps.png, "
+                    "latent_pitch.png), or what an effect's knobs a-e do (knobs.png).")
     p.add_argument("model", metavar="MODEL", help="model bundle folder (e.g. models/canne)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for summary.txt and PNGs")
     p.set_defaults(func=_inspect)
@@ -287,8 +288,8 @@ def _play(args):
                 virtual_midi=args.virtual_midi, sample_rate=args.sample_rate, block=args.block,
                 hop=args.hop, voices=args.voices or 8, mode=args.mode or "pitch",
                 latents=args.latents, fx=args.fx, fx_options=_fx_options(args),
-                duration=args.duration, map_path=args.map_path, preset=args.sound_preset,
-                osc=args.osc, osc_host=args.osc_host)
+                duration=args.duration, ui=args.ui, map_path=args.map_path,
+                preset=args.sound_preset, osc=args.osc, osc_host=args.osc_host)
 
 
 def _render(args):
@@ -341,8 +342,7 @@ def _inspect(args):
     """``rtsynth inspect``: manifest summary and plots of what each latent/knob does."""
     from .host.inspect import inspect_model
 
-    inspect_model(args.model, args.out)
-    return 0
+    return inspect_model(args.model, args.out) and 0
 
 
 def _devices(args):

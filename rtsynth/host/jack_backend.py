@@ -93,17 +93,21 @@ class JackHost:
         (case-insensitive) to ``midi_in``; none matching -> DeviceError listing them.
     queue : rtsynth.control.EventQueue, optional
         Raw MIDI from other threads (a performance player), applied at offset 0.
+    link : rtsynth.host.ui_link.UiLink, optional
+        A live view's link: its commands are applied at offset 0, the MIDI
+        handled is copied to its monitor, the block is metered into it.
     automation : rtsynth.control.Automation, optional
         Glides, presets and OSC inboxes (default: one for the mapper's parameters).
     """
 
     def __init__(self, engine, client, *, mapper=None, connect=False, midi_in=None,
-                 queue=None, max_events=512, automation=None):
+                 queue=None, max_events=512, link=None, automation=None):
         self.engine = engine
         self.client = client
         self.mapper = mapper or CommandMapper()
         self.queue = queue  # optional EventQueue of other sources (applied at offset 0)
         self._on_queued = self._queued  # bound once, not per block
+        self.link = link
         self.meter = DspMeter()
         self.events = EventSlots(max_events)
         self.automation = automation or default_automation(self.mapper, client.samplerate)
@@ -138,18 +142,27 @@ class JackHost:
             if self.queue is not None and len(self.queue):
                 events.offset = 0
                 self.queue.drain(self._on_queued)
-            if self.in_1 is not None:
-                self.engine.feed(self.in_1.get_array())
+            link = self.link
+            if link is not None and len(link.commands):
+                events.offset = 0
+                link.commands.drain(events)  # the view's commands, as if mapped from MIDI
+            inp = self.in_1.get_array() if self.in_1 is not None else None
+            if inp is not None:
+                self.engine.feed(inp)
             for offset, data in self.midi.incoming_midi_events():
                 msg = parse_message(data[:])
                 if msg is not None:
                     events.offset = offset
                     mapper.map(msg[0], msg[1], msg[2], events)
+                    if link is not None:
+                        link.monitor.push(offset, msg[0], msg[1], msg[2])
             if self.automation is not None:  # glides, presets, OSC: "set" -> engine commands
                 events = self.automation.run(events, frames, self._engine_events)
             out = self.out_1.get_array()
             render_with_events(self.engine, out, events, 0, frames)
             self.out_2.get_array()[:] = out
+            if link is not None:
+                link.measure(out, inp)
         except Exception as e:  # never let an exception stop the JACK thread silently
             if self.error is None:
                 self.error = e
@@ -159,6 +172,8 @@ class JackHost:
 
     def _queued(self, offset, status, d1, d2):
         self.mapper.map(status, d1, d2, self.events)
+        if self.link is not None:
+            self.link.monitor.push(offset, status, d1, d2)
 
     def _xrun(self, delayed_usecs):
         self.meter.xruns += 1

@@ -19,7 +19,8 @@ __all__ = ["run_live"]
 
 def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, device=None,
              input_device=None, midi_in=None, virtual_midi=False, sample_rate=None, block=None,
-             model_rate=None, mapper=None, performance=None, out=None, duration=None):
+             model_rate=None, mapper=None, performance=None, out=None, duration=None,
+             view=None):
     """Run one live session; return the exit status (0).
 
     Parameters
@@ -38,6 +39,11 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
         Raw MIDI played from a thread once the stream runs (the demo).
     duration : float, optional
         Stop after this many seconds (tests, demos).
+    view : callable, optional
+        ``view(host, link, monitor, start_line, duration)``: a live view driven
+        from the main thread while the stream plays (``--ui``; see
+        :func:`rtsynth.host.ui_bridge.run_view`), fed through a
+        :class:`~rtsynth.host.ui_link.UiLink` the host gets before it starts.
 
     Other parameters mirror ``rtsynth play``. Prints the start line and, at
     exit, the DSP load and the xrun count to ``out``.
@@ -58,6 +64,12 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
     line = describe(host.engine, name, rate, block)
     if getattr(host, "device_latency", None):
         line += f" + about {1000 * host.device_latency:.1f} ms of device buffering (PortAudio)"
+    link = None
+    if view is not None:
+        from .ui_link import UiLink
+
+        link = host.link = UiLink()  # before start: the callback reads it from the first block
+        link.configure(rate, block)
 
     stop = threading.Event()
     try:
@@ -71,7 +83,11 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
             watch = getattr(host, "midi_watch", None)
             try:
                 # health, young-generation GC, model-fault warning, MIDI reconnects
-                Monitor(host, [watch] if watch is not None else []).run(duration)
+                monitor = Monitor(host, [watch] if watch is not None else [])
+                if view is not None:
+                    view(host, link, monitor, line, duration)  # the view runs the monitor
+                else:
+                    monitor.run(duration)
             except KeyboardInterrupt:
                 pass  # Ctrl-C is how a live session ends
     finally:

@@ -64,8 +64,8 @@ def has_audio_output():
 def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", connect=False,
          device=None, input_device=None, midi_in=None, virtual_midi=False, sample_rate=None,
          block=None, hop=None, voices=8, mode="pitch", latents=None, fx=None, fx_options=None,
-         performance=None, out=None, duration=None, map_path=None, preset=None, osc=None,
-         osc_host="127.0.0.1"):
+         performance=None, out=None, duration=None, ui=False, map_path=None, preset=None,
+         osc=None, osc_host="127.0.0.1"):
     """Play an instrument live until Ctrl-C; return the exit status.
 
     ``instrument``: 'canne' (the synth; through the ANNe bundle ``fx`` when
@@ -74,9 +74,10 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     bypass of the effect (see :func:`rtsynth.host.effect_render.build_effect`).
     Other parameters mirror ``rtsynth play``. ``performance``: ``(seconds, raw
     MIDI)`` messages played from a thread once the stream runs (the demo).
-    ``duration``: stop after this many seconds (tests, demos). ``map_path``:
-    a mapping TOML file (default: the packaged maps); ``preset``: a preset
-    name or file to start with; ``osc``: a UDP port for OSC input on
+    ``duration``: stop after this many seconds (tests, demos). ``ui``: show
+    the performer view (:mod:`rtsynth.host.ui`) in the terminal while playing.
+    ``map_path``: a mapping TOML file (default: the packaged maps); ``preset``:
+    a preset name or file to start with; ``osc``: a UDP port for OSC input on
     ``osc_host`` (see :mod:`rtsynth.host.osc`). Prints the start-up line and,
     at exit, the DSP load and xrun count to ``out``.
     """
@@ -94,6 +95,7 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     bundle = load_bundle(folder)
     fx_options = fx_options or {}
     backend = choose_backend(backend)
+    fx_bundle = None
     if instrument == "anne":
         controls = build_controls("anne", bundle.manifest, map_path=map_path, preset=preset)
 
@@ -144,10 +146,17 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
                         midi_in=midi_in, virtual_midi=virtual_midi, sample_rate=sample_rate,
                         block=block, model_rate=bundle.manifest.sample_rate,
                         mapper=controls.mapper, performance=performance, out=out,
-                        duration=duration)
+                        duration=duration,
+                        view=_view(instrument, bundle, fx_bundle, map_path) if ui else None)
     finally:
         if server is not None:
             server.stop()
+
+
+def _view(instrument, bundle, fx_bundle, map_path):
+    from .ui_bridge import make_view  # the view runs in its own process (textual there)
+
+    return make_view(instrument, bundle.manifest, fx_bundle and fx_bundle.manifest, map_path)
 
 
 def effect_details(effect):

@@ -83,6 +83,8 @@ class PortAudioHost:
         Filled by the MIDI thread(s).
     input_device : int, optional
         Input device index for a duplex engine (see :func:`resolve_input_device`).
+    link : rtsynth.host.ui_link.UiLink, optional
+        A live view's link (see :class:`rtsynth.host.jack_backend.JackHost`).
     automation : rtsynth.control.Automation, optional
         Glides, presets and OSC inboxes (default: one for the mapper's parameters).
 
@@ -94,9 +96,10 @@ class PortAudioHost:
     """
 
     def __init__(self, engine, device, rate, block, *, queue=None, mapper=None, max_events=512,
-                 input_device=None, automation=None):
+                 input_device=None, link=None, automation=None):
         sd = _sd()
         self.engine = engine
+        self.link = link
         self.device, self.rate, self.block = device, int(rate), int(block)
         self.queue = queue if queue is not None else EventQueue()
         self.mapper = mapper or CommandMapper()
@@ -161,6 +164,8 @@ class PortAudioHost:
         events = self.events
         events.offset = 0
         self.mapper.map(status, d1, d2, events)
+        if self.link is not None:
+            self.link.monitor.push(offset, status, d1, d2)
 
     def _callback(self, outdata, frames, time_info, status):
         t0 = time.perf_counter_ns()
@@ -173,18 +178,23 @@ class PortAudioHost:
         t0 = time.perf_counter_ns()
         if status.output_underflow or status.input_overflow:
             self.meter.xruns += 1
+        inp = indata[:, 0]
         try:
-            self.engine.feed(indata[:, 0])
+            self.engine.feed(inp)
         except Exception as e:
             if self.error is None:
                 self.error = e
-        self._render(outdata, frames)
+        self._render(outdata, frames, inp)
         self.meter.record(time.perf_counter_ns() - t0, frames)
 
-    def _render(self, outdata, frames):
+    def _render(self, outdata, frames, inp=None):
         try:
             self.events.clear()
             self.queue.drain(self._handler)
+            link = self.link
+            if link is not None and len(link.commands):
+                self.events.offset = 0
+                link.commands.drain(self.events)  # the view's commands, as if mapped from MIDI
             buf = self.buf[:frames]
             events = self.events
             if self.automation is not None:  # glides, presets, OSC: "set" -> engine commands
@@ -192,6 +202,8 @@ class PortAudioHost:
             render_with_events(self.engine, buf, events, 0, frames)
             for c in range(outdata.shape[1]):
                 outdata[:, c] = buf
+            if link is not None:
+                link.measure(buf, inp)
         except Exception as e:
             if self.error is None:
                 self.error = e

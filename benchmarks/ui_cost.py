@@ -1,0 +1,206 @@
+"""What the performer view (``rtsynth play --ui``) costs the audio thread.
+
+Starts a private JACK dummy server (48 kHz / 256) and runs ``rtsynth play
+canne --backend jack`` as a subprocess twice per repeat, with and without
+``--ui``, under the same load: N held notes while two knobs move every 8
+periods (so the decoder runs, and the view redraws its bars, meters and MIDI
+log every frame). The ``--ui`` run gets a pseudo-terminal (``script``) of
+120 x 36 cells, as a performer's terminal would be. Each run stops itself
+with ``--duration`` and prints its exit line (DSP load median / p99 / max as
+% of the period, and the xrun count), which is parsed here. Runs alternate
+(without, with, with, without, ...) so drift on a shared machine hits both
+alike. An idle JACK client for the same time gives the server's own xrun
+baseline.
+
+Target (issue 6): with ``--ui``, DSP load change <= 10 % and no extra xruns
+over 60 s at 48 kHz / 256.
+
+Writes ``benchmarks/results/ui_cost.json`` / ``.png``.
+Usage: ``python benchmarks/ui_cost.py [--seconds 60] [--voices 8] [--repeats 1]``
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the private-JACK-server helper the tests use
+
+import jack  # noqa: E402
+import jackutil  # noqa: E402
+
+from canne_live import idle_baseline, write_load  # noqa: E402
+
+NAME = "rtbenchui"
+ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
+LINE = re.compile(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the period "
+                  r"\((\d+) blocks\); xruns: (\d+)")
+#: warm-up before the measured time: model load, JACK activation, textual start
+STARTUP = 3.0
+
+
+def run_once(server, model, voices, seconds, ui):
+    """One ``rtsynth play canne`` run under load; its exit-line figures and CPU time."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, PYTHONUNBUFFERED="1",
+               TERM="xterm-256color")
+    cmd = [sys.executable, "-m", "rtsynth", "play", "canne", "--backend", "jack", "--model",
+           str(model), "--jack-name", NAME, "--voices", str(voices),
+           "--duration", f"{seconds + STARTUP:g}"]
+    if ui:
+        cmd.append("--ui")
+        shell = "stty cols 120 rows 36; exec " + shlex.join(cmd)
+        cmd = ["script", "-qec", shell, "/dev/null"]  # a pseudo-terminal for the view
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()  # the view writes a lot: keep the pipe drained
+    try:
+        _play_load(server, proc, voices)
+        proc.wait(timeout=seconds + STARTUP + 120)
+        reader.join(10)
+        stderr = proc.stderr.read().decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    text = ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+    m = LINE.search(text)
+    if not m:
+        raise RuntimeError(f"no DSP load line (ui={ui}):\n{text[-3000:]}\n{stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"ui": ui, "seconds": seconds, "load_median": float(m.group(1)),
+            "load_p99": float(m.group(2)), "load_max": float(m.group(3)),
+            "blocks": int(m.group(4)), "xruns": int(m.group(5)),
+            "cpu_seconds": round(cpu, 2)}
+
+
+def _play_load(server, proc, voices):
+    """Hold ``voices`` notes and move CC 21/22 every 8 periods until the process ends."""
+    notes = [36 + (i * 5) % 60 for i in range(voices)]
+    state = {"t": 0, "armed": False, "sent": False}
+    with jackutil.client("rtbenchui-midi", server) as c:
+        out = c.midi_outports.register("out")
+
+        c.set_process_callback(lambda frames: write_load(out, frames, state, notes))
+        c.activate()
+        deadline = time.monotonic() + 60
+        while True:  # the port exists before the client is active: retry until it connects
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("rtsynth play did not start (midi_in never connected)")
+            try:
+                if c.get_ports(f"{NAME}:midi_in"):
+                    c.connect(out, f"{NAME}:midi_in")
+                    break
+            except jack.JackError:
+                pass
+            time.sleep(0.1)
+        state["armed"] = True
+        while proc.poll() is None:
+            time.sleep(0.1)
+        c.deactivate()
+
+
+def summarise(runs, idle_xruns):
+    """Mean figures per configuration and the change the view makes."""
+    def mean(ui, key):
+        vals = [r[key] for r in runs if r["ui"] == ui]
+        return sum(vals) / len(vals)
+
+    base = {k: mean(False, k) for k in ("load_median", "load_p99", "load_max", "xruns",
+                                        "cpu_seconds")}
+    view = {k: mean(True, k) for k in base}
+    change = {
+        "median_rel_pct": 100.0 * (view["load_median"] - base["load_median"]) / base["load_median"],
+        "p99_rel_pct": 100.0 * (view["load_p99"] - base["load_p99"]) / base["load_p99"],
+        "median_pp": view["load_median"] - base["load_median"],
+        "extra_xruns": view["xruns"] - base["xruns"],
+        "view_cpu_seconds": view["cpu_seconds"] - base["cpu_seconds"],
+    }
+    met = change["median_rel_pct"] <= 10.0 and change["extra_xruns"] <= 0
+    return {"without_ui": base, "with_ui": view, "change": change, "idle_xruns": idle_xruns,
+            "target": "median DSP load change <= 10 % and no extra xruns", "met": met}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "models" / "canne"))
+    ap.add_argument("--voices", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="pairs of runs (alternating order); default 1")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    if not (Path(args.model) / "manifest.json").is_file():
+        print(f"ui_cost: expected a model bundle at {args.model}, found none (pass --model)",
+              file=sys.stderr)
+        return 1
+    if shutil.which("script") is None:
+        print("ui_cost: expected `script` (util-linux) for the view's pseudo-terminal, found "
+              "none", file=sys.stderr)
+        return 1
+    server = jackutil.start_server(rate=48000, blocksize=256)
+    runs = []
+    try:
+        idle = idle_baseline(server, args.seconds)
+        print(f"idle client: {idle} xruns in {args.seconds:.0f} s")
+        for i in range(args.repeats):
+            for ui in ((False, True) if i % 2 == 0 else (True, False)):
+                r = run_once(server, args.model, args.voices, args.seconds, ui)
+                runs.append(r)
+                print(f"{'with' if ui else 'without':>7} --ui: DSP load median "
+                      f"{r['load_median']:.1f} %, p99 {r['load_p99']:.1f} %, max "
+                      f"{r['load_max']:.1f} %; xruns {r['xruns']}; CPU {r['cpu_seconds']:.1f} s")
+    finally:
+        jackutil.stop_server(server)
+    res = {"benchmark": "ui_cost", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
+           "block": 256, "voices": args.voices, "seconds": args.seconds,
+           "repeats": args.repeats, "model": str(args.model),
+           "command": "python benchmarks/ui_cost.py " + " ".join(argv or sys.argv[1:]),
+           "runs": runs, **summarise(runs, idle)}
+    c = res["change"]
+    print(f"change with --ui: median {c['median_rel_pct']:+.1f} % ({c['median_pp']:+.2f} points), "
+          f"p99 {c['p99_rel_pct']:+.1f} %, extra xruns {c['extra_xruns']:+g}, view CPU "
+          f"{c['view_cpu_seconds']:.1f} s; target {'met' if res['met'] else 'NOT met'}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ui_cost.json").write_text(json.dumps(res, indent=1))
+    _plot(res, out / "ui_cost.png")
+    print(f"wrote {out / 'ui_cost.json'}")
+    return 0
+
+
+def _plot(res, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels = ("median", "p99", "max")
+    for k, (key, name) in enumerate((("without_ui", "without --ui"), ("with_ui", "with --ui"))):
+        vals = [res[key][f"load_{m}"] for m in labels]
+        ax.bar([x + 0.38 * k for x in range(3)], vals, width=0.38,
+               label=f"{name} ({res[key]['xruns']:g} xruns)")
+    ax.set_xticks([x + 0.19 for x in range(3)], labels)
+    ax.set_ylabel("DSP load, % of a 256-sample period")
+    c = res["change"]
+    ax.set_title(f"play canne, {res['voices']} voices, JACK dummy 48 kHz/256, "
+                 f"{res['seconds']:.0f} s\nmedian change {c['median_rel_pct']:+.1f} %, "
+                 f"extra xruns {c['extra_xruns']:+g}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

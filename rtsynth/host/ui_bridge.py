@@ -1,0 +1,229 @@
+"""The audio process's side of the performer view, which runs in a process of its own.
+
+Why a process: textual redraws are tens of milliseconds of Python a second,
+and in the audio process every one of them would hold the GIL that the audio
+callback needs back after each numba or onnxruntime call (up to the 0.5 ms
+switch interval per hand-back). Measured with the view in a thread (JACK dummy
+48 kHz / 256, 8 voices, 10 s): p99 DSP load 33 % -> 93 % and 2 -> 100 xruns.
+design.md: anything that runs Python beside the callback "must be light, or
+live in another process".
+
+So the audio process runs only this light loop in its main thread (where the
+plain session polls anyway), ``1 / POLL`` times a second: the session's
+housekeeping (:class:`~rtsynth.host.monitor.Monitor`), one snapshot of the
+:class:`~rtsynth.host.ui_link.UiLink` meters, the DSP meter, the parameter
+values and the MIDI monitor, written as one JSON line to the view's pipe
+(dropped, never waited for, when the pipe is full), and the view's commands
+read from its pipe into the link's command queue. The view (``python -m
+rtsynth.host.ui_process``) owns the terminal; textual is never imported here.
+"""
+
+import errno
+import functools
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from ..errors import DeviceError, InputError
+from .controls import read_state
+from .ui_params import view_specs
+
+__all__ = ["Publisher", "run_view", "make_view", "POLL", "COMMAND_HEADS", "LEARN_FILE"]
+
+#: seconds between snapshots (about the view's frame rate, 15 a second)
+POLL = 1.0 / 15
+#: where MIDI learn in the view saves the mapping when the session has no ``--map``
+LEARN_FILE = "rtsynth-map.toml"
+#: the engine commands a view may send (anything else is ignored)
+COMMAND_HEADS = ("note_on", "note_off", "all_notes_off", "latent", "knob", "gain", "wet",
+                 "bypass", "adsr", "volume", "mode")
+
+
+class Publisher:
+    """Snapshots of a running host for a view, and the view's commands back into the link.
+
+    Runs in the audio process's main thread; reads what the callback wrote
+    (meters, DSP ring, MIDI monitor) without locks.
+    """
+
+    def __init__(self, host, link, specs):
+        self.host, self.link, self.specs = host, link, list(specs)
+        self._seen = host.meter.count
+        self._said = []
+        self.refused = 0  # malformed or refused commands from the view
+
+    def init(self, title, learn=None):
+        """The first message: what the view needs to draw the session, and ``learn``:
+        ``{"path", "instrument", "fx"}`` for MIDI learn (see :func:`make_view`)."""
+        period = getattr(self.host, "blocksize", getattr(self.host, "block", 0))
+        return {"title": title, "specs": [asdict(s) for s in self.specs],
+                "learn": learn,
+                "period_ms": 1000.0 * period / self.host.rate,
+                "has_input": bool(getattr(self.host.engine, "needs_input", False))}
+
+    def snapshot(self):
+        """The state since the last snapshot, as plain JSON-able values."""
+        meter, rate = self.host.meter, self.host.rate
+        count = meter.count
+        new = min(count - self._seen, meter.mask + 1)
+        self._seen = count
+        tail = min(count, meter.mask + 1, 2048)  # about 10 s at 48 kHz / 256
+        idx = np.arange(count - tail, count) & meter.mask
+        loads = 100.0 * meter.ns[idx] * rate / (1e9 * np.maximum(meter.frames[idx], 1))
+        recent = loads[-new:] if new > 0 else loads[:0]
+        midi = []
+        self.link.monitor.drain(lambda o, s, a, b: midi.append((s, a, b)), limit=256)
+        said, self._said = self._said, []
+        return {"levels": [float(v) for v in self.link.levels],
+                "load_now": float(recent[-1]) if new > 0 else None,
+                "load_max": float(recent.max()) if new > 0 else None,
+                "load_median": float(np.median(loads)) if tail else 0.0,
+                "xruns": int(meter.xruns),
+                "voices": int(getattr(self.host.engine, "active_voices", 0) or 0),
+                "values": read_state(self.host.engine, self.specs),
+                "midi": midi, "say": said}
+
+    def command(self, cmd):
+        """Queue one command from the view (a JSON list) for the callback; False if refused.
+
+        ``["remap", path]`` (MIDI learn saved the mapping file) swaps the host's
+        mapper for one built from that file: one attribute store, which the
+        callback picks up at its next block.
+        """
+        if isinstance(cmd, list) and len(cmd) == 2 and cmd[0] == "remap":
+            return self._remap(str(cmd[1]))
+        if not (isinstance(cmd, list) and cmd and cmd[0] in COMMAND_HEADS
+                and all(isinstance(v, (int, float, bool)) for v in cmd[1:])):
+            self.refused += 1
+            return False
+        return self.link.send(tuple(cmd))
+
+    def _remap(self, path):
+        from ..control import CommandMapper, load_mapping
+
+        old = self.host.mapper
+        try:
+            mapper = CommandMapper(load_mapping(path, old.specs), old.specs, source=path)
+        except InputError as e:
+            self._said.append(f"MIDI learn: the mapping was not applied: {e}")
+            return False
+        mapper.automation = old.automation
+        self.host.mapper = mapper
+        return True
+
+    # the Monitor prints its warnings here (the terminal belongs to the view)
+    def write(self, text):
+        if text.strip():
+            self._said.append(text.strip())
+
+    def flush(self):
+        pass
+
+
+def make_view(instrument, manifest, fx_manifest=None, map_path=None):
+    """The ``view`` callable :func:`rtsynth.host.live.run_live` runs for ``--ui``.
+
+    MIDI learn in the view writes ``map_path`` (default :data:`LEARN_FILE`
+    in the working folder, starting from the instrument's packaged map).
+
+    Raises
+    ------
+    InputError
+        stdin/stdout is not a terminal, or textual is not installed.
+    """
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
+        if stream is None or not stream.isatty():
+            raise InputError(f"--ui: expected {name} to be a terminal (the view draws in it and "
+                             f"reads the keys), found it redirected; run without --ui, or in "
+                             f"a terminal.")
+    if importlib.util.find_spec("textual") is None:
+        raise InputError("--ui: expected the textual package for the performer view, found it "
+                         "missing (pip install textual).")
+    learn = {"path": str(map_path or LEARN_FILE), "instrument": instrument,
+             "fx": fx_manifest is not None}
+    return functools.partial(run_view, specs=view_specs(instrument, manifest, fx_manifest),
+                             learn=learn)
+
+
+def run_view(host, link, monitor, title, duration=None, *, specs, learn=None):
+    """Run the view process over a started host until it quits (or ``duration`` s pass).
+
+    Raises the host's DeviceError if the stream fails meanwhile; Ctrl-C here
+    (KeyboardInterrupt) ends the view too.
+    """
+    from .monitor import check_host
+
+    pub = Publisher(host, link, specs)
+    monitor.err = pub
+    to_view_r, to_view_w = os.pipe()
+    from_view_r, from_view_w = os.pipe()
+    os.set_blocking(to_view_w, False)
+    os.set_blocking(from_view_r, False)
+    proc = subprocess.Popen([sys.executable, "-m", "rtsynth.host.ui_process", str(to_view_r),
+                             str(from_view_w)], pass_fds=(to_view_r, from_view_w))
+    os.close(to_view_r)
+    os.close(from_view_w)
+    pending = b""
+    deadline = None if duration is None else time.monotonic() + duration
+    try:
+        _send(to_view_w, {"init": pub.init(title, learn)})
+        while proc.poll() is None:
+            time.sleep(POLL)
+            check_host(host)
+            monitor.tick(time.monotonic())
+            pending = _read_commands(from_view_r, pending, pub)
+            _send(to_view_w, pub.snapshot())
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        _send(to_view_w, {"quit": True})
+        os.close(to_view_w)
+        _finish(proc)
+        os.close(from_view_r)
+        link.send(("all_notes_off",))  # notes the view's keyboard may still hold
+    if proc.returncode not in (0, None, -15):
+        raise DeviceError(f"--ui: expected the view process to end cleanly, found exit status "
+                          f"{proc.returncode} (its message is above).")
+
+
+def _send(fd, message):
+    """Write one JSON line; drop it when the view is behind (a full pipe) or gone."""
+    try:
+        os.write(fd, json.dumps(message, separators=(",", ":")).encode() + b"\n")
+    except BlockingIOError:
+        pass
+    except OSError as e:
+        if e.errno != errno.EPIPE:
+            raise
+
+
+def _read_commands(fd, pending, pub):
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return pending
+    *lines, pending = (pending + data).split(b"\n")
+    for line in lines:
+        try:
+            pub.command(json.loads(line))
+        except ValueError:
+            pub.refused += 1
+    return pending
+
+
+def _finish(proc):
+    try:
+        proc.wait(timeout=3.0)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,310 @@
+"""The performer view (``play --ui``): starts and stops headless, the computer keyboard plays
+notes that sound, arrow keys move parameters, meters and MIDI activity reach the view.
+
+The view runs under textual's test pilot against a stand-in host that drives a
+real CanneSynth (a small harmonic test bundle) through the same per-block steps
+as the live backends (the link's commands into the event slots, render,
+meter); view and host exchange exactly what the pipes between the two
+processes carry (JSON snapshots one way, JSON command lists the other).
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from synth_bundles import make_synth_bundle
+
+pytest.importorskip("textual")
+
+from rtsynth.engine import CanneSynth  # noqa: E402
+from rtsynth.engine.schedule import render_with_events  # noqa: E402
+from rtsynth.host.keyboard import KeyboardPiano  # noqa: E402
+from rtsynth.host.runtime import DspMeter, EventSlots  # noqa: E402
+from rtsynth.host.ui import LiveView  # noqa: E402
+from rtsynth.host.ui_bridge import Publisher  # noqa: E402
+from rtsynth.host.ui_link import UiLink  # noqa: E402
+from rtsynth.host.ui_params import view_specs  # noqa: E402
+from rtsynth.host.ui_session import ViewSession  # noqa: E402
+from rtsynth.model import load_bundle  # noqa: E402
+
+RATE, BLOCK = 22050, 256
+
+
+class FakeHost:
+    """The per-block work of JackHost._process, offline: what the view sees of a host."""
+
+    def __init__(self, engine, link):
+        self.engine, self.link = engine, link
+        self.meter, self.events = DspMeter(1024), EventSlots()
+        self.rate, self.blocksize = RATE, BLOCK
+        self.audio = []
+
+    def process(self, blocks=1):
+        for _ in range(blocks):
+            self.events.clear()
+            self.events.offset = 0
+            self.link.commands.drain(self.events)
+            out = np.zeros(BLOCK, np.float32)
+            render_with_events(self.engine, out, self.events, 0, BLOCK)
+            self.link.measure(out)
+            self.meter.record(1_000_000, BLOCK)  # 1 ms of a 11.6 ms period
+            self.audio.append(out)
+        return np.concatenate(self.audio[-blocks:])
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return load_bundle(make_synth_bundle(tmp_path_factory.mktemp("ui") / "b", n_fft=1024,
+                                         sample_rate=RATE))
+
+
+def _json(x):
+    return json.loads(json.dumps(x))
+
+
+def _session(bundle):
+    """A view session wired to a FakeHost through a Publisher, as the pipes would carry it."""
+    synth = CanneSynth(bundle, sample_rate=RATE, polyphony=4)
+    link = UiLink()
+    link.configure(RATE, BLOCK)
+    host = FakeHost(synth, link)
+    pub = Publisher(host, link, view_specs("canne", bundle.manifest))
+    init = _json(pub.init("test"))
+    session = ViewSession(pub.specs, lambda cmd: pub.command(_json(cmd)), title=init["title"],
+                          period_ms=init["period_ms"], has_input=init["has_input"])
+    session.poll = lambda: [_json(pub.snapshot())]
+    session.pub = pub
+    return session, host
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_view_starts_and_stops_headless(bundle):
+    session, host = _session(bundle)
+
+    async def scenario():
+        app = LiveView(session, session.poll, fps=30)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.1)
+            assert app.query_one("#params").render_rows().plain.startswith("latent.0")
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+        return app
+
+    app = _run(scenario())
+    assert app.return_code in (0, None)
+
+
+def test_computer_keyboard_plays_notes_that_sound(bundle):
+    session, host = _session(bundle)
+    silent = host.process(8)
+    assert np.max(np.abs(silent)) == 0.0
+
+    async def scenario():
+        app = LiveView(session, session.poll, fps=30)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.press("z", "e")  # C3 and E4
+            assert session.piano.sounding == [48, 64]
+            sound = host.process(40)
+            await pilot.pause(0.2)  # a few view frames: the meters follow the sound
+            meters = str(app.query_one("#meters").render())
+            await pilot.press("ctrl+c")
+        return sound, meters
+
+    sound, meters = _run(scenario())
+    rms = float(np.sqrt(np.mean(sound.astype(np.float64) ** 2)))
+    assert rms > 1e-3, rms
+    assert host.engine.active_voices == 2 or session.piano.sounding == []
+    assert session.db(0) > -40.0  # the output peak, as the view shows it
+    assert "DSP" in meters and "xruns 0" in meters
+    # the notes are released by timeout once their keys stop repeating
+    session.tick(1e12)
+    host.process(1)
+    assert session.piano.sounding == []
+    host.process(200)
+    assert host.engine.active_voices == 0
+
+
+def test_arrow_keys_select_and_move_a_parameter(bundle):
+    session, host = _session(bundle)
+    engine = host.engine
+    before = engine.latents.copy()
+
+    async def scenario():
+        app = LiveView(session, session.poll, fps=30)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.press("down", "right", "right", "right")
+            host.process(1)
+            await pilot.press("up", "shift+left")
+            host.process(1)
+            await pilot.press("ctrl+c")
+
+    _run(scenario())
+    after = engine.latents
+    lo, hi = np.asarray(bundle.manifest.latent_range).T
+    assert after[1] == pytest.approx(before[1] + 3 * 0.02 * (hi[1] - lo[1]))
+    assert after[0] == pytest.approx(max(lo[0], before[0] - 0.002 * (hi[0] - lo[0])))
+    assert np.array_equal(after[2:], before[2:])
+    assert session.board.selected == 0
+
+
+def test_midi_activity_and_learn_without_a_learner(bundle):
+    session, host = _session(bundle)
+    host.link.monitor.push(0, 0xB0, 21, 64)
+    host.link.monitor.push(0, 0x90, 60, 100)
+    for snap in session.poll():
+        session.apply(snap)
+    assert session.midi_count == 2
+    assert list(session.midi_log) == ["ch1 CC 21 = 64", "ch1 note on  C4 100"]
+    assert session.key("ctrl+l", 0.0) and "not available" in session.messages[-1]
+
+
+def test_midi_learn_in_the_view_saves_and_remaps_the_running_host(bundle, tmp_path):
+    from rtsynth.control.learn import MidiLearn
+    from rtsynth.control.mapping import instrument_mapping, load_mapping
+    from rtsynth.host.controls import build_controls
+    from rtsynth.host.ui_session import LearnAdapter
+
+    session, host = _session(bundle)
+    host.mapper = build_controls("canne", bundle.manifest).mapper
+    old = host.mapper
+    path = tmp_path / "learned.toml"
+    session.learn = LearnAdapter(MidiLearn(instrument_mapping("canne", False)), path,
+                                 lambda p: session.send(["remap", str(p)]))
+    session.board.selected = 3
+    assert session.key("ctrl+l", 0.0) and session.armed == "latent.3"
+    host.link.monitor.push(0, 0xB0, 70, 127)  # the performer turns CC 70
+    for snap in session.poll():
+        session.apply(snap)
+    assert session.armed is None and "learnt cc 70 -> latent.3" in session.messages[-1]
+    entries = {e.param: e for e in load_mapping(path).entries}
+    assert entries["latent.3"].source == "cc" and entries["latent.3"].number == 70
+    assert "latent.0" in entries  # the packaged map's other entries are kept
+    assert host.mapper is not old  # the running host plays by the new file
+    out = []
+    assert host.mapper.map(0xB0, 70, 127, out) == 1 and old.map(0xB0, 70, 127, []) == 0
+
+
+def test_publisher_refuses_commands_the_engine_does_not_take(bundle):
+    session, host = _session(bundle)
+    pub = Publisher(host, host.link, [])
+    assert not pub.command(["open", "/etc/passwd"]) and not pub.command("note_on")
+    assert not pub.command(["note_on", "60", 100]) and pub.refused == 3
+    assert pub.command(["note_on", 60, 100]) and len(host.link.commands) == 1
+
+
+def test_view_process_starts_and_ends_with_its_pipe(bundle, tmp_path):
+    """The real view process under a pseudo-terminal: init, snapshots, quit -> exit 0."""
+    import pty
+
+    session, host = _session(bundle)
+    pub = Publisher(host, host.link, session.board.specs)
+    to_r, to_w = os.pipe()
+    from_r, from_w = os.pipe()
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
+    proc = subprocess.Popen([sys.executable, "-m", "rtsynth.host.ui_process", str(to_r),
+                             str(from_w)], pass_fds=(to_r, from_w), stdin=slave,
+                            stdout=slave, stderr=slave, env=env)
+    os.close(to_r), os.close(from_w), os.close(slave)
+    drained = []
+    stop = threading.Event()
+    reader = threading.Thread(target=lambda: _drain(master, drained, stop), daemon=True)
+    reader.start()
+    try:
+        os.write(to_w, json.dumps({"init": pub.init("pty test")}).encode() + b"\n")
+        for _ in range(10):
+            host.process(4)
+            os.write(to_w, json.dumps(pub.snapshot()).encode() + b"\n")
+            time.sleep(0.1)
+        os.write(to_w, b'{"quit": true}\n')
+        assert proc.wait(timeout=30) == 0, b"".join(drained)[-2000:]
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+        os.close(to_w), os.close(from_r)
+    assert b"parameters" in b"".join(drained)
+
+
+def _drain(fd, chunks, stop):
+    while not stop.is_set():
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            return
+        if not data:
+            return
+        chunks.append(data)
+
+
+def test_piano_layout_octaves_and_release_by_timeout():
+    piano = KeyboardPiano(base=48, velocity=100, hold=0.15, first_hold=0.6)
+    assert piano.press("z", 0.0) == [("note_on", 48, 100)]
+    assert piano.press("z", 0.5) == []  # an auto-repeat holds the note
+    assert piano.expire(0.6) == []
+    assert piano.expire(0.66) == [("note_off", 48)]
+    assert piano.press("q", 1.0) == [("note_on", 60, 100)]
+    assert piano.press("equals_sign", 1.1) == [("note_off", 60)]  # octave up releases
+    assert piano.press("q", 1.2) == [("note_on", 72, 100)]
+    assert piano.press("right_square_bracket", 1.3) == [] and piano.velocity == 116
+    assert piano.press("f", 1.4) is None  # not the piano's key
+
+
+def test_meters_hold_peaks_and_fall():
+    link = UiLink()
+    link.configure(48000, 256)
+    link.measure(np.full(256, 0.5, np.float32))
+    assert link.levels[0] == pytest.approx(0.5) and link.levels[1] > 0
+    for _ in range(188):  # one second of silence
+        link.measure(np.zeros(256, np.float32))
+    assert 20 * np.log10(link.levels[0]) == pytest.approx(20 * np.log10(0.5) - 20.0, abs=0.2)
+    assert link.levels[2] == 0.0  # no input metered
+
+
+def test_the_link_adds_no_allocation_to_the_jack_callback(bundle):
+    """JackHost._process with a view's link: commands in, MIDI monitor and meters out,
+    3,000 blocks under tracemalloc; nothing the host or the link allocates is kept."""
+    import tracemalloc
+
+    from test_rt_safety import _Client  # a JACK client stand-in (ports are numpy arrays)
+
+    from rtsynth.host.jack_backend import JackHost
+
+    synth = CanneSynth(bundle, sample_rate=48000, polyphony=4)
+    link = UiLink()
+    link.configure(48000, 256)
+    host = JackHost(synth, _Client(), link=link)
+    host.midi.events = [(0, bytes([0xB0, 21, 64])), (3, bytes([0x90, 60, 100]))]
+    cmds = [("latent", 1, 0.3), ("note_on", 64, 90), ("note_off", 64), ("all_notes_off",)]
+
+    def blocks(n):
+        for i in range(n):
+            link.send(cmds[i % len(cmds)])  # the view's side (it makes the tuples)
+            host._process(256)
+            link.monitor.clear()  # the view's side: it drains the monitor
+
+    blocks(300)
+    tracemalloc.start(1)
+    try:
+        before = tracemalloc.take_snapshot()
+        blocks(3000)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    assert host.error is None and host.meter.count == 3300
+    mine = [tracemalloc.Filter(True, "*/rtsynth/host/jack_backend.py"),
+            tracemalloc.Filter(True, "*/rtsynth/host/ui_link.py")]
+    growth = sum(s.size_diff for s in after.filter_traces(mine).compare_to(
+        before.filter_traces(mine), "lineno"))
+    assert growth <= 0, growth
+    assert link.levels[0] > 0 and len(link.commands) == 0
