@@ -173,8 +173,8 @@ def run_view(host, link, monitor, title, duration=None, *, specs, learn=None):
     deadline = None if duration is None else time.monotonic() + duration
     try:
         _send(to_view_w, {"init": pub.init(title, learn)})
-        while proc.poll() is None:
-            time.sleep(POLL)
+        while proc.poll() is None and not monitor.stop.is_set():
+            monitor.stop.wait(POLL)
             check_host(host)
             monitor.tick(time.monotonic())
             pending = _read_commands(from_view_r, pending, pub)

@@ -89,9 +89,11 @@ def play_through(server, args, feed, schedule):
                 p.name for p in fc.get_ports(f"{NAME}:")}
             time.sleep(0.5)  # graph changes cause xruns of their own: let them pass first
             state["armed"] = True
+            deadline = time.monotonic() + 60
             while np.isnan(rec[-1]):
                 time.sleep(0.1)
                 assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the recorder stopped receiving audio"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:

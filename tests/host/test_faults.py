@@ -75,12 +75,12 @@ class _Live:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
-            out = self.proc.stdout.read()
-            self.proc.wait(20)
+            self.proc.wait(20)  # a Ctrl-C that rtsynth ignored fails the test, never hangs it
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+        out = self.proc.stdout.read()
         self._reader.join(5)
         return self.proc.returncode, out, self.err
 
@@ -309,7 +309,9 @@ def test_nan_model_live_warns_once_and_plays_on(jack_server, bundles):
             c.connect(port, "rt-nan:midi_in")
             sent["go"] = True
             live.wait_for("NaN/Inf")
+            deadline = time.monotonic() + 30
             while sent["n"] < 700:
+                assert time.monotonic() < deadline, ("the keyboard stopped", sent, live.err)
                 time.sleep(0.05)
             time.sleep(0.5)
             assert live.proc.poll() is None, live.err

@@ -120,9 +120,11 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
             ports = {p.name for p in c.get_ports(f"{NAME}:")}
             assert {f"{NAME}:out_1", f"{NAME}:out_2", f"{NAME}:midi_in"} <= ports
             state["armed"] = True
+            deadline = time.monotonic() + 60
             while state["pos"] < rec.size:
                 time.sleep(0.1)
                 assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, ("the recorder stopped", state["pos"])
             c.deactivate()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
