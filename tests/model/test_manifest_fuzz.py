@@ -22,7 +22,10 @@ FIELDS = sorted(VALID)
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
-              st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+              st.floats(allow_nan=True, allow_infinity=True,
+                        # a library loaded earlier in the session may set flush-to-zero,
+                        # under which hypothesis refuses to draw subnormals
+                        allow_subnormal=False), st.text(max_size=12),
               st.sampled_from([0, 1, 16, 64, 33, 8, "hann", "max", "mag", "mag+diff1", "canne",
                                "anne", [0.0, 4.0], [[0.0, 4.0]] * 8, {"sha256": "0" * 64}])),
     lambda inner: st.one_of(st.lists(inner, max_size=9),
