@@ -294,6 +294,13 @@ def _play(args):
 
 def _render(args):
     """``rtsynth render``: a MIDI file through CANNe, or a sound file through ANNe, into a WAV."""
+    from .host.interrupt import deferred_sigint
+
+    with deferred_sigint():  # Ctrl-C stops between blocks, not inside numba or onnxruntime
+        return _render_now(args)
+
+
+def _render_now(args):
     from .host.play import resolve_bundle
 
     split_preset(args)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from .fileio import check_out, open_audio, wav_writer
+from .interrupt import interruption_point
 from .render import check_block, progress_bar
 
 __all__ = ["EffectRenderResult", "build_effect", "render_effect"]
@@ -166,6 +167,7 @@ def _run(f, fx, block, writer, keep, progress):
     written, fed, peak = 0, 0, 0.0
     try:
         while written < frames:
+            interruption_point()  # Ctrl-C under deferred_sigint stops here, between blocks
             n = f.read(block, dtype="float64", always_2d=True, out=x).shape[0] if fed < frames else 0
             x[n:] = 0.0  # past the end: silence flushes the effect's tail
             fed += n

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from .fileio import SUBTYPES, check_out, wav_writer
+from .interrupt import interruption_point
 from .plot import write_spectrogram
 from .runtime import EventSlots, default_automation
 
@@ -141,6 +142,7 @@ def render_events(engine, events, *, block=256, out=None, max_tail=MAX_TAIL_SECO
                         break
                     flush -= 1
                 tail += 1
+            interruption_point()  # Ctrl-C under deferred_sigint stops here, between blocks
             chunk_events.clear()
             stop = pos + block
             while i < len(events) and events[i][0] < stop:
