@@ -14,7 +14,6 @@ Usage: ``python benchmarks/canne_live.py [--model models/canne] [--voices 8 32] 
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -61,13 +60,10 @@ def run_voices(server, model, voices, seconds, hop):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    m = re.search(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the period "
-                  r"\((\d+) blocks\); xruns: (\d+)", stdout)
-    if not m:
+    load = jackutil.parse_load(stdout)
+    if load is None:
         raise RuntimeError(f"no DSP load line in rtsynth's output:\n{stdout}\n{stderr}")
-    return {"voices": voices, "seconds": seconds, "load_median": float(m.group(1)),
-            "load_p99": float(m.group(2)), "load_max": float(m.group(3)),
-            "blocks": int(m.group(4)), "xruns": int(m.group(5)),
+    return {"voices": voices, "seconds": seconds, **load,
             "start_line": next((l for l in stdout.splitlines() if "latency:" in l), "")}
 
 

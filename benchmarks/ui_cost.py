@@ -42,8 +42,6 @@ from canne_live import idle_baseline, write_load  # noqa: E402
 
 NAME = "rtbenchui"
 ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
-LINE = re.compile(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the period "
-                  r"\((\d+) blocks\); xruns: (\d+)")
 #: warm-up before the measured time: model load, JACK activation, textual start
 STARTUP = 3.0
 
@@ -76,14 +74,11 @@ def run_once(server, model, voices, seconds, ui):
             proc.wait()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     text = ANSI.sub("", b"".join(chunks).decode(errors="replace"))
-    m = LINE.search(text)
-    if not m:
+    load = jackutil.parse_load(text)
+    if load is None:
         raise RuntimeError(f"no DSP load line (ui={ui}):\n{text[-3000:]}\n{stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"ui": ui, "seconds": seconds, "load_median": float(m.group(1)),
-            "load_p99": float(m.group(2)), "load_max": float(m.group(3)),
-            "blocks": int(m.group(4)), "xruns": int(m.group(5)),
-            "cpu_seconds": round(cpu, 2)}
+    return {"ui": ui, "seconds": seconds, **load, "cpu_seconds": round(cpu, 2)}
 
 
 def _play_load(server, proc, voices):

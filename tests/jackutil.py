@@ -8,6 +8,7 @@ The dummy driver needs no sound card and runs at a real clock rate.
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server", "client",
-           "wait_for_port", "write_due_midi"]
+           "wait_for_port", "write_due_midi", "parse_load"]
 
 _counter = itertools.count()
 
@@ -210,3 +211,23 @@ def write_due_midi(port, schedule, i, pos, frames):
         port.write_midi_event(max(0, schedule[i][0] - pos), schedule[i][1])
         i += 1
     return i
+
+
+#: rtsynth's exit line (``rtsynth.host.runtime.DspMeter.report``)
+_LOAD_LINE = re.compile(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the "
+                        r"period \((\d+) blocks\); xruns: (\d+)")
+
+
+def parse_load(text):
+    """The DSP load and xruns that ``rtsynth play`` printed at exit, or None when absent.
+
+    Returns
+    -------
+    dict or None
+        ``load_median``, ``load_p99``, ``load_max`` (% of the period), ``blocks``, ``xruns``.
+    """
+    m = _LOAD_LINE.search(text)
+    if not m:
+        return None
+    return {"load_median": float(m.group(1)), "load_p99": float(m.group(2)),
+            "load_max": float(m.group(3)), "blocks": int(m.group(4)), "xruns": int(m.group(5))}

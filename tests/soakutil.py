@@ -18,7 +18,6 @@ real-time bytes.
 """
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -28,10 +27,8 @@ import numpy as np
 
 import jackutil
 
-__all__ = ["storm_events", "run_soak", "idle_baseline", "rss_kb", "rss_growth", "LOAD_LINE"]
+__all__ = ["storm_events", "run_soak", "idle_baseline", "rss_kb", "rss_growth"]
 
-LOAD_LINE = re.compile(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the "
-                       r"period \((\d+) blocks\); xruns: (\d+)")
 
 
 def storm_events(rng, periods, per_period=(2, 7)):
@@ -173,15 +170,14 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    m = LOAD_LINE.search(out)
+    load = jackutil.parse_load(out)
     res = {"instrument": instrument, "model": str(model), "seconds": round(elapsed, 2),
            "returncode": proc.returncode, "stderr": err, "start_line": start_line.strip(),
            "events": st["events"], "events_per_s": round(st["events"] / max(elapsed, 1e-9), 1),
            "server_xruns": st["xruns"], "peak": st["peak"], "nonfinite": st["bad"],
            "recorded": st["n"], "rss": rss}
-    if m:
-        res.update(load_median=float(m.group(1)), load_p99=float(m.group(2)),
-                   load_max=float(m.group(3)), blocks=int(m.group(4)), xruns=int(m.group(5)))
+    if load is not None:
+        res.update(load)
     return res
 
 

@@ -162,7 +162,9 @@ def _analyze(mag, f0, amps, floor):
         amp = 0.0
         if mag[p] > MIN_PEAK_OVER_FLOOR * floor[p]:
             e = 0.0
-            for i in range(max(0, int(math.ceil(p - reach))), min(n, int(math.floor(p + reach)) + 1)):
+            lo = max(0, int(math.ceil(p - reach)))
+            hi = min(n, int(math.floor(p + reach)) + 1)
+            for i in range(lo, hi):
                 d = mag[i] * mag[i] - floor[i] * floor[i]
                 if d > 0.0:
                     e += d

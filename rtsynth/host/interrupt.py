@@ -14,23 +14,36 @@ import contextlib
 import signal
 import threading
 
-__all__ = ["deferred_sigint", "interruption_point"]
+__all__ = ["deferred_sigint", "interruption_point", "sigint_sets"]
 
 _pending = threading.Event()
 
 
 @contextlib.contextmanager
-def deferred_sigint():
-    """Defer Ctrl-C to the next :func:`interruption_point` (main thread only; else a no-op)."""
+def sigint_sets(event):
+    """While inside, Ctrl-C (SIGINT) sets ``event`` instead of raising KeyboardInterrupt.
+
+    Setting an event cannot be lost, unlike a KeyboardInterrupt raised inside a
+    finaliser that ``gc.collect`` runs (Python reports it as "Exception
+    ignored" and drops it). Outside the main thread, where handlers cannot be
+    installed, nothing changes.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _pending.clear()
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: _pending.set())
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: event.set())
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def deferred_sigint():
+    """Defer Ctrl-C to the next :func:`interruption_point` (or the end of the context)."""
+    _pending.clear()
+    with sigint_sets(_pending):
+        yield
     interruption_point()
 
 

@@ -48,7 +48,8 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
     Other parameters mirror ``rtsynth play``. Prints the start line and, at
     exit, the DSP load and the xrun count to ``out``.
     """
-    from .monitor import Monitor, stop_on_sigint
+    from .interrupt import sigint_sets
+    from .monitor import Monitor
     from .runtime import realtime_python
 
     out = out or sys.stdout
@@ -84,7 +85,7 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
             try:
                 # health, young-generation GC, model-fault warning, MIDI reconnects
                 monitor = Monitor(host, [watch] if watch is not None else [])
-                with stop_on_sigint(monitor.stop):  # Ctrl-C ends the loop, never half of it
+                with sigint_sets(monitor.stop):  # Ctrl-C ends the loop, never half of it
                     if view is not None:
                         view(host, link, monitor, line, duration)  # the view runs the monitor
                     else:

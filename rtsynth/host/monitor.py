@@ -20,9 +20,7 @@ thread, a few times a second:
   sources that went away and came back, and their sentences are printed.
 """
 
-import contextlib
 import gc
-import signal
 import sys
 import threading
 import time
@@ -54,7 +52,7 @@ class Monitor:
         self.err = err
         self.poll, self.gc_interval, self.watch_interval = poll, gc_interval, watch_interval
         self.model = model
-        #: set by Ctrl-C (see :func:`stop_on_sigint`) or by anyone: ends :meth:`run`
+        #: set by Ctrl-C (see :func:`rtsynth.host.interrupt.sigint_sets`) or anyone; ends run()
         self.stop = threading.Event()
         self.collections = 0
         self._faults_said = False
@@ -94,26 +92,6 @@ class Monitor:
 
     def _say(self, line):
         print(line, file=self.err or sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def stop_on_sigint(event):
-    """While inside, Ctrl-C (SIGINT) sets ``event`` instead of raising KeyboardInterrupt.
-
-    A KeyboardInterrupt can land anywhere in the main thread, including inside
-    a finaliser that ``gc.collect`` runs, where Python reports it as "Exception
-    ignored" and drops it: the session would then ignore that Ctrl-C (seen once
-    in the fault tests). Setting an event cannot be lost. Outside the main
-    thread (where handlers cannot be installed) nothing changes.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: event.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def check_host(host):
