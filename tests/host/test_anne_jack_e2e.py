@@ -3,11 +3,14 @@
 One test client writes a known signal into ``rt-anne:in_1`` and MIDI into
 ``rt-anne:midi_in``; another records ``rt-anne:out_1``. The graph runs feeder
 -> rtsynth -> recorder within each cycle (no feedback loop), so the delay
-from ``in_1`` to ``out_1`` is rtsynth's own, exactly. Both test clients count
-the cycles they are called for from the one cycle where the feeder starts
-(the recorder sees the start in that same cycle, as it runs after the
-feeder); ``last_frame_time`` is not used, since a callback that runs late on
-this loaded machine reads the next cycle's time.
+from ``in_1`` to ``out_1`` is rtsynth's own, exactly. The feeder also writes
+its sample count (1, 2, ...) on a reference port wired straight to the
+recorder, and the recording is aligned on it: both paths reach the recorder
+in the same cycle, also in a cycle a late client disorders under load (then
+both carry the same stale period), where counting cycles in each test client
+would put the two streams a period apart. ``last_frame_time`` is not used,
+since a callback that runs late on this loaded machine reads the next
+cycle's time.
 """
 
 import os
@@ -51,32 +54,41 @@ def play_through(server, args, feed, schedule):
                              "--jack-name", NAME, *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             stdin=subprocess.DEVNULL)
-    rec = np.full(feed.size, np.nan, dtype=np.float32)
+    period = server.blocksize
+    size = feed.size + 16 * period  # the recorder may start some cycles before the feeder
+    got = np.full(size, np.nan, dtype=np.float32)
+    ref = np.full(size, np.nan, dtype=np.float32)
+    count = np.arange(1, feed.size + 1, dtype=np.float32)  # exact in float32 below 2**24
     state = {"armed": False, "feed": None, "rec": None, "i": 0}
     try:
         with jackutil.client("rt-feed", server) as fc, jackutil.client("rt-rec", server) as rc:
             audio_out = fc.outports.register("out")
+            ref_out = fc.outports.register("ref")
             midi_out = fc.midi_outports.register("midi_out")
             audio_in = rc.inports.register("in")
+            ref_in = rc.inports.register("ref")
 
             @fc.set_process_callback
             def feed_cycle(frames):
-                buf = audio_out.get_array()
+                buf, mark = audio_out.get_array(), ref_out.get_array()
                 buf.fill(0.0)
+                mark.fill(0.0)
                 midi_out.clear_buffer()
                 pos = _count(state, "feed", state["armed"], frames)
                 if pos is not None:
-                    buf[:max(0, min(frames, feed.size - pos))] = feed[pos:pos + frames]
+                    n = max(0, min(frames, feed.size - pos))
+                    buf[:n] = feed[pos:pos + n]
+                    mark[:n] = count[pos:pos + n]
                     state["i"] = jackutil.write_due_midi(midi_out, schedule, state["i"], pos,
                                                          frames)
 
             @rc.set_process_callback
             def record_cycle(frames):
-                # the feeder ran first in this cycle: started there means started here
-                pos = _count(state, "rec", state["feed"] is not None, frames)
-                if pos is not None:
-                    rec[pos:pos + frames] = audio_in.get_array()[:max(0, min(frames,
-                                                                             rec.size - pos))]
+                pos = _count(state, "rec", state["armed"], frames)
+                if pos is not None and pos < size:
+                    n = min(frames, size - pos)
+                    got[pos:pos + n] = audio_in.get_array()[:n]
+                    ref[pos:pos + n] = ref_in.get_array()[:n]
 
             fc.activate()
             rc.activate()
@@ -84,13 +96,14 @@ def play_through(server, args, feed, schedule):
             time.sleep(0.5)
             fc.connect(audio_out, f"{NAME}:in_1")
             fc.connect(midi_out, f"{NAME}:midi_in")
+            fc.connect(ref_out, ref_in)
             rc.connect(f"{NAME}:out_1", audio_in)
             assert {f"{NAME}:in_1", f"{NAME}:out_1", f"{NAME}:out_2", f"{NAME}:midi_in"} <= {
                 p.name for p in fc.get_ports(f"{NAME}:")}
             time.sleep(0.5)  # graph changes cause xruns of their own: let them pass first
             state["armed"] = True
             deadline = time.monotonic() + 60
-            while np.isnan(rec[-1]):
+            while np.isnan(got[-1]):
                 time.sleep(0.1)
                 assert proc.poll() is None, proc.communicate()
                 assert time.monotonic() < deadline, "the recorder stopped receiving audio"
@@ -101,7 +114,19 @@ def play_through(server, args, feed, schedule):
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0 and "Traceback" not in err, err
-    return rec.astype(np.float64), out
+    return _aligned(got, ref, feed.size), out
+
+
+def _aligned(got, ref, size):
+    """The recording from the cycle where the feeder's first sample reached the recorder
+    (reference count 1), ``size`` samples, as float64."""
+    started = np.flatnonzero(ref > 0)
+    assert started.size, "the reference port carried nothing"
+    first = int(started[0]) - int(ref[started[0]]) + 1
+    assert first >= 0, "the recorder started after the feeder"
+    rec = got[first:first + size].astype(np.float64)
+    assert rec.size == size and not np.isnan(rec).any(), "the recording is short"
+    return rec
 
 
 def _count(state, key, start, frames):
