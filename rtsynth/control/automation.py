@@ -21,14 +21,17 @@ thread writes it; other threads read single floats (never torn under the GIL).
 
 import numpy as np
 
+from ..engine.smoothing import RAMP_SAMPLES
+
 from .inbox import CommandQueue
 from .params import find_spec, to_command
 
 __all__ = ["Automation", "DEFAULT_GRID"]
 
 #: samples between glide steps (2.7 ms at 48 kHz): finer than the CANNe control tick
-#: (hop 512) and ANNe's frames, and the engines smooth between steps
-DEFAULT_GRID = 128
+#: (hop 512) and ANNe's frames; the engines ramp per-sample gains linearly over the same
+#: length, so a glide of the volume or the dry/wet comes out as one continuous line
+DEFAULT_GRID = RAMP_SAMPLES
 
 
 class Automation:

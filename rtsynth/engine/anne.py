@@ -21,7 +21,7 @@ from ..errors import InputError
 from .knobs import GAIN_RANGE, KNOB_PRESETS, N_KNOBS, knob_sizes
 from .limiter import SafetyLimiter, all_finite
 from .rate import RateBridge
-from .smoothing import smooth_step
+from .smoothing import RAMP_SAMPLES, one_pole_alpha, ramp_sample, smooth_step
 
 __all__ = ["AnneEffect", "knob_sizes", "KNOB_PRESETS", "GAIN_RANGE"]
 
@@ -48,7 +48,10 @@ class AnneEffect:
         back (:class:`~rtsynth.engine.rate.RateBridge`); the dry path and the
         mix stay at this rate, so ``wet=0`` is still the exact input.
     smoothing : float
-        Time constant (s) of gain and wet changes: no zipper noise.
+        Extra one-pole time constant (s) on knob gain changes, per frame.
+        Default 0: a change applies from the next frame and the frames'
+        overlap-add crossfades it (a mapping's ``smooth`` glides it). Dry/wet
+        changes ramp linearly over ``RAMP_SAMPLES``.
     max_block : int
         Largest block ``process`` is given.
 
@@ -64,7 +67,7 @@ class AnneEffect:
     """
 
     def __init__(self, bundle, *, knobs=(1.0,) * N_KNOBS, preset="equal", sizes=None, wet=1.0,
-                 sample_rate=None, smoothing=0.02, max_block=8192):
+                 sample_rate=None, smoothing=0.0, max_block=8192):
         m = bundle.manifest
         if bundle.encoder_session is None:
             raise InputError(f"{m.folder}: expected a bundle with an encoder for the ANNe "
@@ -93,8 +96,9 @@ class AnneEffect:
         self._gain = np.ones(m.latent_dim)         # target per-neuron gains (knob x trim)
         self._trim = np.ones(m.latent_dim)         # per-neuron gains set on their own
         self._gain_now = np.ones(m.latent_dim)     # smoothed, per frame
-        self._alpha = 1.0 - math.exp(-m.hop / (max(smoothing, 1e-6) * m.sample_rate))
-        self._alpha_wet = 1.0 - math.exp(-1.0 / (max(smoothing, 1e-6) * self.sample_rate))
+        self._alpha = one_pole_alpha(m.hop / m.sample_rate, smoothing)
+        self._wet_left = 0                         # samples of the wet ramp to go
+        self._wet_target = 0.0
         self._wet_buf = np.zeros(self.max_block)
         self._limiter = SafetyLimiter(self.sample_rate)
         self.knobs = [1.0] * N_KNOBS
@@ -171,7 +175,8 @@ class AnneEffect:
             self._stft.reset()
         self._delay[:] = 0.0
         self._gain_now[:] = self._gain
-        self._wet_now = 0.0 if self.bypass else self.wet
+        self._wet_now = self._wet_target = 0.0 if self.bypass else self.wet
+        self._wet_left = 0
         self._limiter.reset()
 
     @property
@@ -200,7 +205,10 @@ class AnneEffect:
         d, lag = self._delay, self.latency_samples
         d[lag:lag + n] = x
         target = 0.0 if self.bypass else self.wet
-        w = _mix(d[:n], wet, self._wet_now, target, self._alpha_wet, out)
+        if target != self._wet_target:
+            self._wet_target = target
+            self._wet_left = RAMP_SAMPLES
+        w, self._wet_left = _mix(d[:n], wet, self._wet_now, target, self._wet_left, out)
         self._wet_now = w
         move_to_front(d, n, n + lag)
         if w == 0.0 and _within_full_scale(out):
@@ -253,16 +261,14 @@ def _finite_copy(src, dst):
 
 
 @njit(cache=True, nogil=True)
-def _mix(dry, wet, w, target, alpha, out):
-    # one-pole ramp of the wet amount towards its target; at exactly 0 the
-    # wet path is not read, so the output is the dry input bit for bit
+def _mix(dry, wet, w, target, left, out):
+    # linear ramp of the wet amount to its target; at exactly 0 the wet path is
+    # not read, so the output is the dry input bit for bit
     for i in range(out.shape[0]):
         if w != target:
-            w += alpha * (target - w)
-            if abs(target - w) < 1e-6:
-                w = target
+            w, left = ramp_sample(w, target, left)
         out[i] = dry[i] if w == 0.0 else (1.0 - w) * dry[i] + w * wet[i]
-    return w
+    return w, left
 
 
 @njit(cache=True, nogil=True)

@@ -18,7 +18,7 @@ from ..dsp import HarmonicPlacer, PartialShifter, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
 from .limiter import SafetyLimiter, all_finite
-from .smoothing import smooth_step
+from .smoothing import one_pole_alpha, smooth_step
 from .voice import Voice
 
 __all__ = ["CanneSynth", "MODES", "STARTS_PER_TICK", "DEFAULT_REDUNDANCY"]
@@ -67,7 +67,10 @@ class CanneSynth:
         Starting latents (default: the manifest's first preset, else the
         middle of each latent's range).
     smoothing : float
-        Latent smoothing time constant in seconds (no zipper noise on knobs).
+        Extra one-pole time constant (s) on latent changes, per control tick.
+        Default 0: new latents apply from the next tick and the frames'
+        overlap-add crossfades them, so a knob adds no lag of its own (a
+        mapping's ``smooth`` glides it).
     level : float
         RMS of one voice at full velocity.
     max_block : int
@@ -76,7 +79,7 @@ class CanneSynth:
 
     def __init__(self, bundle, *, sample_rate=None, hop=None, polyphony=8, mode="pitch",
                  bins_per_semitone=1.0, a4=440.0, bend_range=2.0, velocity_curve=2.0,
-                 adsr=(0.005, 0.1, 0.8, 0.3), latents=None, smoothing=0.03, level=0.1,
+                 adsr=(0.005, 0.1, 0.8, 0.3), latents=None, smoothing=0.0, level=0.1,
                  max_block=8192):
         m = bundle.manifest
         if mode not in MODES:
@@ -98,7 +101,7 @@ class CanneSynth:
         self._lo, self._hi = (np.array(m.latent_range, dtype=np.float64).T.copy())
         self._target = np.zeros(m.latent_dim)
         self._z = np.zeros(m.latent_dim)
-        self._alpha = 1.0 - math.exp(-self.hop / (max(smoothing, 1e-6) * self.sample_rate))
+        self._alpha = one_pole_alpha(self.hop / self.sample_rate, smoothing)
         self._base = np.zeros(m.n_bins)  # decoded spectrum at the model rate, level-scaled
         self._base_version = 0
         self._f0 = 0.0

@@ -5,6 +5,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .smoothing import RAMP_SAMPLES, ramp_sample
+
 __all__ = ["SafetyLimiter", "all_finite"]
 
 
@@ -23,16 +25,17 @@ class SafetyLimiter:
         Peak level, linear (0.98 = -0.18 dBFS).
     release : float
         Gain recovery time constant in seconds.
-    glide : float
-        Time constant (s) of :meth:`set_volume` changes: a master volume
-        before the limiter that moves without zipper noise. At volume 1 the
-        stage multiplies by exactly 1.0, so the output is unchanged bit for bit.
+    ramp : int
+        Samples of the linear ramp of :meth:`set_volume` changes: a master
+        volume before the limiter that moves without zipper noise. At volume 1
+        the stage multiplies by exactly 1.0, so the output is unchanged bit for bit.
     """
 
-    def __init__(self, sample_rate, ceiling=0.98, release=0.1, glide=0.01):
-        self._state = np.array([1.0, 0.0, 1.0])  # gain, non-finite count, volume now
+    def __init__(self, sample_rate, ceiling=0.98, release=0.1, ramp=RAMP_SAMPLES):
+        # gain, non-finite count, volume now, ramp samples left
+        self._state = np.array([1.0, 0.0, 1.0, 0.0])
         self._params = np.array([ceiling, 1.0 - math.exp(-1.0 / (release * sample_rate)),
-                                 1.0, 1.0 - math.exp(-1.0 / (glide * sample_rate))])
+                                 1.0, float(ramp)])
         self.latency_samples = 0
 
     @property
@@ -50,14 +53,17 @@ class SafetyLimiter:
         return float(self._params[2])
 
     def set_volume(self, gain):
-        """Master volume (linear, >= 0), reached with the ``glide`` time constant."""
-        self._params[2] = gain
+        """Master volume (linear, >= 0), reached along a ramp of ``ramp`` samples."""
+        if gain != self._params[2]:
+            self._params[2] = gain
+            self._state[3] = self._params[3]
 
     def reset(self):
         """Limiter gain 1, counter 0, the volume at its target at once."""
         self._state[0] = 1.0
         self._state[1] = 0.0
         self._state[2] = self._params[2]
+        self._state[3] = 0.0
 
     def process(self, block, out=None):
         """Limit ``block``; ``out`` may be ``block`` itself. Returns ``out``."""
@@ -79,13 +85,11 @@ def all_finite(x):
 
 @njit(cache=True, nogil=True)
 def _limit(x, state, params, out):
-    g, bad, vol = state[0], state[1], state[2]
-    ceiling, rel, vol_target, glide = params[0], params[1], params[2], params[3]
+    g, bad, vol, left = state[0], state[1], state[2], int(state[3])
+    ceiling, rel, vol_target = params[0], params[1], params[2]
     for i in range(x.shape[0]):
         if vol != vol_target:
-            vol += glide * (vol_target - vol)
-            if abs(vol_target - vol) < 1e-6:
-                vol = vol_target
+            vol, left = ramp_sample(vol, vol_target, left)
         v = x[i] * vol
         if not math.isfinite(v):
             v = 0.0
@@ -98,4 +102,4 @@ def _limit(x, state, params, out):
             g += (target - g) * rel
         v *= g
         out[i] = min(1.0, max(-1.0, v))
-    state[0], state[1], state[2] = g, bad, vol
+    state[0], state[1], state[2], state[3] = g, bad, vol, left
