@@ -7,7 +7,10 @@ then stops it with SIGINT and reads its exit line (DSP load median / p99 / max
 as % of the period, and the xrun count). The same duration with an idle JACK
 client gives the server's own xrun baseline on this machine.
 
-Writes ``benchmarks/results/canne_live.json`` / ``.png``.
+Writes ``benchmarks/results/canne_live.json`` / ``.png`` (``canne_live_rt.*`` with
+``--realtime``: jackd -R, SCHED_FIFO for the server and the clients' process threads,
+as JACK runs on stage; the default ``--no-realtime`` leaves them to the ordinary
+scheduler of this shared machine).
 Usage: ``python benchmarks/canne_live.py [--model models/canne] [--voices 8 32] [--seconds 60]``
 """
 
@@ -102,16 +105,19 @@ def main(argv=None):
     ap.add_argument("--voices", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--hop", type=int, default=256, help="synthesis hop passed to rtsynth play")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run jackd with -R (SCHED_FIFO, as on stage) instead of --no-realtime")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     if not (Path(args.model) / "manifest.json").is_file():
         print(f"canne_live: expected a model bundle at {args.model}, found none "
               f"(pass --model)", file=sys.stderr)
         return 1
-    server = jackutil.start_server(rate=48000, blocksize=256)
+    server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
     try:
         res = {"benchmark": "canne_live", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
                "block": 256, "hop": args.hop, "model": str(args.model),
+               "jackd": "-R -P 70" if args.realtime else "--no-realtime",
                "idle_xruns": idle_baseline(server, args.seconds), "runs": []}
         print(f"idle client: {res['idle_xruns']} xruns in {args.seconds:.0f} s")
         for v in args.voices:
@@ -123,9 +129,10 @@ def main(argv=None):
         jackutil.stop_server(server)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "canne_live.json").write_text(json.dumps(res, indent=1))
-    _plot(res, out / "canne_live.png")
-    print(f"wrote {out / 'canne_live.json'}")
+    stem = "canne_live_rt" if args.realtime else "canne_live"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    _plot(res, out / f"{stem}.png")
+    print(f"wrote {out / (stem + '.json')}")
     return 0
 
 

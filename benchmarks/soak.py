@@ -11,8 +11,11 @@ peak and non-finite samples, stderr (must stay empty), resident memory every
 second (growth after warm-up; goal < 5 MB) and the DSP load rtsynth prints at
 exit (median, p99, max).
 
-Writes ``benchmarks/results/soak.json`` / ``.png``.
-Usage: ``python benchmarks/soak.py [--minutes 10] [--instruments canne anne] [--warmup 60]``
+Writes ``benchmarks/results/soak.json`` / ``.png`` (``soak_rt.*`` with ``--realtime``:
+jackd -R, SCHED_FIFO for the server and the clients' process threads, as JACK runs on
+stage).
+Usage: ``python benchmarks/soak.py [--minutes 10] [--instruments canne anne] [--warmup 60]
+[--realtime]``
 """
 
 import argparse
@@ -38,6 +41,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=float, default=None,
                     help="seconds before RSS growth is counted (default: 10 %% of the run, "
                          "at most 60)")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run jackd with -R (SCHED_FIFO, as on stage) instead of --no-realtime")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     seconds = 60.0 * args.minutes
@@ -47,8 +52,9 @@ def main(argv=None):
         if not (m / "manifest.json").is_file():
             print(f"soak: expected the shipped bundle at {m}, found none", file=sys.stderr)
             return 1
-    server = jackutil.start_server(rate=48000, blocksize=256)
+    server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
     res = {"benchmark": "soak", "date": time.strftime("%Y-%m-%d"), "rate": 48000, "block": 256,
+           "jackd": "-R -P 70" if args.realtime else "--no-realtime",
            "minutes": args.minutes, "warmup_s": warmup, "runs": []}
     try:
         res["idle_xruns"] = soakutil.idle_baseline(server, seconds)
@@ -66,9 +72,10 @@ def main(argv=None):
         jackutil.stop_server(server)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "soak.json").write_text(json.dumps(res, indent=1))
-    _plot(res, out / "soak.png")
-    print(f"wrote {out / 'soak.json'} and {out / 'soak.png'}")
+    stem = "soak_rt" if args.realtime else "soak"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    _plot(res, out / f"{stem}.png")
+    print(f"wrote {out / (stem + '.json')} and {out / (stem + '.png')}")
     return 0
 
 
@@ -113,7 +120,7 @@ def _plot(res, path):
     a3.set_title("xruns")
     a3.legend(fontsize=8)
     fig.suptitle(f"soak: {res['minutes']:g} min per instrument under a MIDI storm, "
-                 f"JACK dummy 48 kHz / 256", fontsize=10)
+                 f"JACK dummy 48 kHz / 256, jackd {res['jackd']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

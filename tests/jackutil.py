@@ -60,7 +60,7 @@ def jackd_path():
     return shutil.which("jackd")
 
 
-def start_server(rate=48000, blocksize=256, name=None, timeout=10.0):
+def start_server(rate=48000, blocksize=256, name=None, timeout=10.0, realtime=False):
     """Start a private dummy JACK server and wait until a client can connect.
 
     Parameters
@@ -71,6 +71,10 @@ def start_server(rate=48000, blocksize=256, name=None, timeout=10.0):
         Defaults to a name unique to this process and call.
     timeout : float
         Seconds to wait for the server to accept clients.
+    realtime : bool
+        Run the server and its clients' process threads with SCHED_FIFO
+        (``jackd -R -P 70``, as JACK runs on stage; needs the rtprio right)
+        instead of ``--no-realtime`` (the tests' setting).
 
     Returns
     -------
@@ -89,7 +93,7 @@ def start_server(rate=48000, blocksize=256, name=None, timeout=10.0):
         raise FileNotFoundError("jackd not found on PATH (Debian package jackd2)")
     name = name or f"rtsynth-test-{os.getpid()}-{next(_counter)}"
     fd, log_path = tempfile.mkstemp(prefix=f"{name}.", suffix=".log")
-    cmd = [exe, "--no-realtime", "-n", name,
+    cmd = [exe, *(["-R", "-P", "70"] if realtime else ["--no-realtime"]), "-n", name,
            "-d", "dummy", "-r", str(rate), "-p", str(blocksize)]
     # Own session: a Ctrl-C meant for pytest must not kill the server mid-test
     # before the fixture tears it down in order.

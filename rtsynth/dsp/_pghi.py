@@ -76,8 +76,9 @@ def pghi_step(mag, mags, slogs, smaxes, ends, tgrads, phase, fgrad, done, heads,
         Scratch.
     done : int8 (M2,)
         Scratch.
-    heads : int64 (n_buckets,), links : int64 (2*M2,), qstate : int64 (2,)
-        Scratch bucket queue (see ``_buckets``).
+    heads : int64 (2, n_buckets), links : int64 (3*M2,), qstate : int64 (2, 2)
+        Scratch: two bucket queues (see ``_buckets``), the integration's and
+        the seeds' (bins of this frame whose previous frame was under tolerance).
     sign : float64 (M2,)
         ``(-1)**m``.
     rng : uint64 (1,)
@@ -176,7 +177,10 @@ def pghi_step(mag, mags, slogs, smaxes, ends, tgrads, phase, fgrad, done, heads,
     tgt, tgp = tgrads[t], tgrads[tp]
     thr = max(max(smaxes[t], smaxes[tp]) + logtol, LOG_FLOOR)
     inv_q = 1.0 / QUANTUM
-    bq_clear(heads, qstate)
+    heap, hstate = heads[0], qstate[0]
+    seeds, sstate = heads[1], qstate[1]
+    bq_clear(heap, hstate)
+    bq_clear(seeds, sstate)
     todo = 0
     if band < m2:
         done[band] = -1  # the right neighbour of the band's last bin
@@ -185,22 +189,26 @@ def pghi_step(mag, mags, slogs, smaxes, ends, tgrads, phase, fgrad, done, heads,
             done[m] = 0
             todo += 1
             if stp[m] > thr:
-                bq_push(heads, links, qstate, int((stp[m] - thr) * inv_q), m)
+                bq_push(heap, links, hstate, int((stp[m] - thr) * inv_q), m)
+            else:
+                # no anchor in the previous frame: a seed candidate, largest first,
+                # so an onset of many separate partials costs no scan per partial
+                bq_push(seeds, links, sstate, int((st[m] - thr) * inv_q), 2 * m2 + m)
         else:
             done[m] = -1
     while todo > 0:
-        if qstate[0] == 0:
-            # no anchor left: seed the largest remaining bin along time
-            best = -1
-            for m in range(band):
-                if done[m] == 0 and (best < 0 or st[m] > st[best]):
-                    best = m
+        if hstate[0] == 0:
+            # no anchor left: seed the largest remaining bin along time (every bin with
+            # an anchor is done by now, so it is among the seed candidates)
+            best = bq_pop(seeds, links, sstate) - 2 * m2
+            while done[best] != 0:
+                best = bq_pop(seeds, links, sstate) - 2 * m2
             phase[best] = phase[best] + 0.5 * (tgp[best] + tgt[best])
             done[best] = 1
             todo -= 1
-            bq_push(heads, links, qstate, int((st[best] - thr) * inv_q), best + m2)
+            bq_push(heap, links, hstate, int((st[best] - thr) * inv_q), best + m2)
             continue
-        item = bq_pop(heads, links, qstate)
+        item = bq_pop(heap, links, hstate)
         if item < m2:
             # previous frame: integrate along time into the same bin
             m = item
@@ -208,7 +216,7 @@ def pghi_step(mag, mags, slogs, smaxes, ends, tgrads, phase, fgrad, done, heads,
                 phase[m] = phase[m] + 0.5 * (tgp[m] + tgt[m])
                 done[m] = 1
                 todo -= 1
-                bq_push(heads, links, qstate, int((st[m] - thr) * inv_q), m + m2)
+                bq_push(heap, links, hstate, int((st[m] - thr) * inv_q), m + m2)
         else:
             # this frame: integrate along frequency to both neighbours
             m = item - m2
@@ -216,12 +224,12 @@ def pghi_step(mag, mags, slogs, smaxes, ends, tgrads, phase, fgrad, done, heads,
                 phase[m + 1] = phase[m] + 0.5 * (fgrad[m] + fgrad[m + 1])
                 done[m + 1] = 1
                 todo -= 1
-                bq_push(heads, links, qstate, int((st[m + 1] - thr) * inv_q), m + 1 + m2)
+                bq_push(heap, links, hstate, int((st[m + 1] - thr) * inv_q), m + 1 + m2)
             if m >= 1 and done[m - 1] == 0:
                 phase[m - 1] = phase[m] - 0.5 * (fgrad[m] + fgrad[m - 1])
                 done[m - 1] = 1
                 todo -= 1
-                bq_push(heads, links, qstate, int((st[m - 1] - thr) * inv_q), m - 1 + m2)
+                bq_push(heap, links, hstate, int((st[m - 1] - thr) * inv_q), m - 1 + m2)
 
     # --- under tolerance: random phase; DC/Nyquist real; wrap; combine ------
     out_mag = mags[state[0] % 2] if lookahead == 0 else mags[(state[0] + 1) % 2]

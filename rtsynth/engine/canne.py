@@ -21,7 +21,7 @@ from .limiter import SafetyLimiter, all_finite
 from .smoothing import one_pole_alpha, smooth_step
 from .voice import Voice
 
-__all__ = ["CanneSynth", "MODES", "STARTS_PER_TICK", "DEFAULT_REDUNDANCY"]
+__all__ = ["CanneSynth", "MODES", "START_SLOT", "STARTS_PER_SLOT", "DEFAULT_REDUNDANCY"]
 
 #: note -> sound modes: the played pitch, or the thesis' integer bin roll
 MODES = ("pitch", "shift", "shift-nowrap")
@@ -30,10 +30,13 @@ MAX_VOICES = 64
 #: (benchmarks/canne_live.py, JACK dummy 48 kHz/256, 32 voices, n_fft 4096):
 #: hop 256 ran at 48 % median DSP load, hop 512 at 24 %, with similar p99
 DEFAULT_REDUNDANCY = 8
-#: voice starts per control tick: a note-on costs a prefill (~0.3 ms), so a
-#: 32-note cluster in one block would overrun the period; later starts wait for
-#: the next tick (deterministic, so offline and live stay identical)
-STARTS_PER_TICK = 8
+#: voice starts per START_SLOT samples of the stream's clock: a note-on costs a
+#: prefill (~0.28 ms), so 8 of them in one 256-sample block took 2.3 ms and a
+#: 32-note cluster overran the period live; later starts wait for the next slot
+#: (at most 5.3 ms per 4 notes at 48 kHz). The slots sit on the absolute clock,
+#: not on blocks, so offline and live stay identical at any block size.
+START_SLOT = 256
+STARTS_PER_SLOT = 4
 
 
 class CanneSynth:
@@ -128,7 +131,7 @@ class CanneSynth:
         self._playing = [None] * n_slots
         self._due = [0] * n_slots
         self._ages = 0
-        self._starts = 0  # voice starts in the current control tick
+        self._starts = 0  # voice starts in the current start slot
         self._pending = np.zeros((128, 2), np.int64)  # deferred (note, velocity)
         self._n_pending = 0
         self._mix = np.zeros(self.max_block)
@@ -241,14 +244,14 @@ class CanneSynth:
     def note_on(self, note, velocity):
         """Start ``note`` (MIDI 0..127) at ``velocity`` (1..127) at the current sample.
 
-        Beyond :data:`STARTS_PER_TICK` starts in one control tick, the note
-        starts at the next tick (at most a few ms later, and only for clusters
-        of more than that many simultaneous notes).
+        Beyond :data:`STARTS_PER_SLOT` starts in one slot of :data:`START_SLOT`
+        samples, the note starts at the next slot (5.3 ms later at 48 kHz per
+        4 notes, and only for clusters of more than that many simultaneous notes).
         """
         if velocity <= 0:
             self.note_off(note)
             return
-        if self._starts >= STARTS_PER_TICK:
+        if self._starts >= STARTS_PER_SLOT:
             if self._n_pending < self._pending.shape[0]:
                 self._pending[self._n_pending] = (note, velocity)
                 self._n_pending += 1
@@ -321,9 +324,12 @@ class CanneSynth:
             raise InputError(f"block of {n} samples: expected at most max_block={self.max_block}")
         done = 0
         while done < n:
-            if self._clock % self.hop == 0:
+            clock = self._clock
+            if clock % START_SLOT == 0:
+                self._start_slot()
+            if clock % self.hop == 0:
                 self._tick()
-            step = min(n - done, self.hop - self._clock % self.hop)
+            step = min(n - done, self.hop - clock % self.hop, START_SLOT - clock % START_SLOT)
             mix = self._mix[:step]
             mix[:] = 0.0
             self._render_voices(mix)
@@ -370,14 +376,17 @@ class CanneSynth:
             v.emit(mix)
             playing[i] = None
 
-    def _tick(self):
-        """Control tick (every hop samples): deferred starts, latent smoothing, decoding."""
+    def _start_slot(self):
+        """Start slot boundary: a fresh budget of starts, the deferred notes first."""
         self._starts = 0
         if self._n_pending:
             n = self._n_pending
             self._n_pending = 0
             for i in range(n):
                 self.note_on(int(self._pending[i, 0]), int(self._pending[i, 1]))
+
+    def _tick(self):
+        """Control tick (every hop samples): latent smoothing, decoding."""
         if smooth_step(self._z, self._target, self._alpha):
             self._decode()
 

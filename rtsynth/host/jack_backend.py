@@ -168,7 +168,7 @@ class JackHost:
                 self.error = e
             self.out_1.get_array().fill(0.0)
             self.out_2.get_array().fill(0.0)
-        self.meter.record(time.perf_counter_ns() - t0, frames)
+        self.meter.record(time.perf_counter_ns() - t0, frames, t0)
 
     def _queued(self, offset, status, d1, d2):
         self.mapper.map(status, d1, d2, self.events)

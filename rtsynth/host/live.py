@@ -7,6 +7,7 @@ duplex stream (JACK ``in_1``, or a PortAudio input device).
 """
 
 import gc
+import os
 import sys
 import threading
 import time
@@ -101,6 +102,8 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
         for m in midi_ins:
             m.close_port()
         print(host.meter.report(rate), file=out, flush=True)
+        if os.environ.get("RTSYNTH_DSP_TRACE"):  # per-block times, for the benchmarks
+            host.meter.save(os.environ["RTSYNTH_DSP_TRACE"])
     return 0
 
 

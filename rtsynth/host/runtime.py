@@ -66,15 +66,17 @@ class DspMeter:
 
     def __init__(self, capacity=1 << 16):
         self.ns = np.zeros(capacity, dtype=np.int64)
+        self.start_ns = np.zeros(capacity, dtype=np.int64)  # perf_counter_ns at block start
         self.frames = np.zeros(capacity, dtype=np.int32)
         self.mask = capacity - 1
         assert capacity & self.mask == 0, "capacity must be a power of two"
         self.count = 0
         self.xruns = 0
 
-    def record(self, elapsed_ns, frames):
+    def record(self, elapsed_ns, frames, start_ns=0):
         i = self.count & self.mask
         self.ns[i] = elapsed_ns
+        self.start_ns[i] = start_ns
         self.frames[i] = frames
         self.count += 1
 
@@ -86,6 +88,13 @@ class DspMeter:
         period_ns = self.frames[:n].astype(np.float64) * 1e9 / rate
         load = 100.0 * self.ns[:n] / np.maximum(period_ns, 1.0)
         return (float(np.median(load)), float(np.percentile(load, 99)), float(load.max()), n)
+
+    def save(self, path):
+        """Write the ring, oldest block first, as a .npz of ``start_ns``, ``ns`` and
+        ``frames`` (for finding when the slow blocks happen; not on the audio path)."""
+        n = min(self.count, self.mask + 1)
+        order = (np.arange(n) + (self.count - n)) & self.mask
+        np.savez(path, start_ns=self.start_ns[order], ns=self.ns[order], frames=self.frames[order])
 
     def report(self, rate):
         med, p99, mx, n = self.summary(rate)

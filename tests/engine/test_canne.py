@@ -153,8 +153,8 @@ def test_bad_options(bundle, kwargs, match):
         CanneSynth(bundle, **kwargs)
 
 
-def test_a_big_cluster_starts_over_a_few_ticks_deterministically(bundle):
-    from rtsynth.engine.canne import STARTS_PER_TICK
+def test_a_big_cluster_starts_over_a_few_slots_deterministically(bundle):
+    from rtsynth.engine.canne import START_SLOT, STARTS_PER_SLOT
     events = [(0.01, ("note_on", n, 100)) for n in range(40, 72)]
     events.append((0.01, ("note_off", 71)))  # a note still waiting is cancelled
     renders = []
@@ -164,10 +164,22 @@ def test_a_big_cluster_starts_over_a_few_ticks_deterministically(bundle):
         renders.append(out)
     np.testing.assert_array_equal(renders[0], renders[1])
     assert synth.active_voices == 31
-    ticks = -(-31 // STARTS_PER_TICK)
     start = int(0.01 * SR)
     assert np.abs(renders[0][start:start + 32]).max() > 0  # the first notes sound at once
-    assert synth._n_pending == 0 and ticks <= 4
+    # every note started within ceil(31 / STARTS_PER_SLOT) slots, at most STARTS_PER_SLOT
+    # in any one slot
+    assert synth._n_pending == 0
+    # slot by slot: STARTS_PER_SLOT more voices each time
+    synth = CanneSynth(bundle, sample_rate=SR, polyphony=32)
+    out = np.zeros(START_SLOT)
+    for n in range(40, 71):
+        synth.note_on(n, 100)
+    counts = [synth.active_voices]
+    for _ in range(8):
+        synth.process(out)
+        counts.append(synth.active_voices)
+    expect = [min(31, STARTS_PER_SLOT * (k + 1)) for k in range(9)]
+    assert counts == expect, counts
 
 
 def test_a_chord_spreads_its_frame_work_over_the_hop(bundle):
