@@ -316,6 +316,23 @@ class CanneSynth:
         self._z[:] = self._target
         self._decode()
 
+    def load_kernels(self):
+        """Call once every numba kernel a block may reach, whatever the spectrum and mode.
+
+        A kernel's first call loads (or compiles) its machine code: several
+        milliseconds that must not land in an audio block. Which kernels a block
+        reaches depends on the decoded spectrum (no pitch: the partial shifter)
+        and on live commands (a ``mode`` switch: the bin roll), so the hosts'
+        warm-up calls this; the results are thrown away.
+        """
+        base, out = self._base, self._scratch
+        self._shifter.process(base, 1.0, out)
+        self._shifter.process(base, 1.0, out, 1.0)
+        roll_bins(base, 1, True, out)
+        roll_bins(base, 1, False, out)
+        self._placer.render(1.0, out)
+        self._f0_est.estimate(base)
+
     # ------------------------------------------------------------- audio --
     def process(self, out):
         """Render ``len(out)`` mono samples into ``out`` (float32 or float64); return it."""

@@ -138,6 +138,7 @@ def warm_up(engine, block):
     effect = getattr(engine, "effect", None)
     lengths = [getattr(synth, "n_fft", 0)]
     if synth is not None:
+        synth.load_kernels()  # also those this warm-up's spectrum would not reach
         latents = synth.latents
         synth.note_on(60, 100)
         synth.note_on(64, 80)

@@ -298,3 +298,57 @@ def test_callback_runs_on_another_thread_without_python_threads_blocking_it(warm
             sum(range(10_000))  # a busy main thread (switch interval 0.5 ms)
         t.join(10)
     assert done.is_set()
+
+
+_NO_COMPILE_SCRIPT = r"""
+import sys
+import numpy as np
+from numba.core.registry import CPUDispatcher
+import rtsynth.dsp, rtsynth.engine
+from rtsynth.engine import CanneSynth
+from rtsynth.engine.canne import MODES
+from rtsynth.host.runtime import warm_up
+from rtsynth.model import load_bundle
+
+
+def kernels():
+    found = {}
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("rtsynth."):
+            for attr, obj in vars(mod).items():
+                if isinstance(obj, CPUDispatcher):
+                    found[f"{obj.py_func.__module__}.{obj.py_func.__qualname__}"] = obj
+    return found
+
+
+synth = CanneSynth(load_bundle(sys.argv[1]), sample_rate=48000, polyphony=8)
+warm_up(synth, 256)
+before = {k: len(d.signatures) for k, d in kernels().items()}
+out = np.zeros(256, np.float32)
+rng = np.random.default_rng(0)
+for note in range(36, 84, 6):
+    synth.note_on(note, 100)
+for mode in range(len(MODES)):
+    synth.apply(("mode", mode))
+    for _ in range(60):  # latents all over their space: pitched and unpitched spectra
+        for latent, v in enumerate(rng.uniform(0.0, 1.0, 8)):
+            synth.apply(("latent", latent, float(v)))
+        synth.apply(("pitch_bend", float(rng.uniform(-1, 1))))
+        synth.process(out)
+        synth.process(out)
+loaded = sorted(k for k, d in kernels().items() if len(d.signatures) > before.get(k, 0))
+print(len(loaded), *loaded)
+"""
+
+
+def test_nothing_compiles_in_a_block_after_warm_up(tmp_path):
+    """A numba kernel's first call loads its machine code (milliseconds): every kernel a
+    block can reach, whatever the spectrum (an unpitched one takes the partial shifter)
+    and the live mode, is loaded by the warm-up. Fresh process, shipped model, every
+    latent over its range in every mode."""
+    import subprocess
+    root = Path(rtsynth.__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", _NO_COMPILE_SCRIPT, str(root / "models" / "canne")],
+                         capture_output=True, text=True, timeout=300, cwd=root)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[0] == "0", res.stdout
