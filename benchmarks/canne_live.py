@@ -105,8 +105,7 @@ def main(argv=None):
     ap.add_argument("--voices", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--hop", type=int, default=256, help="synthesis hop passed to rtsynth play")
-    ap.add_argument("--realtime", action="store_true",
-                    help="run jackd with -R (SCHED_FIFO, as on stage) instead of --no-realtime")
+    jackutil.add_realtime_option(ap)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     if not (Path(args.model) / "manifest.json").is_file():
@@ -117,7 +116,7 @@ def main(argv=None):
     try:
         res = {"benchmark": "canne_live", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
                "block": 256, "hop": args.hop, "model": str(args.model),
-               "jackd": "-R -P 70" if args.realtime else "--no-realtime",
+               "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
                "idle_xruns": idle_baseline(server, args.seconds), "runs": []}
         print(f"idle client: {res['idle_xruns']} xruns in {args.seconds:.0f} s")
         for v in args.voices:

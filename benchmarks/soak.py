@@ -41,8 +41,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=float, default=None,
                     help="seconds before RSS growth is counted (default: 10 %% of the run, "
                          "at most 60)")
-    ap.add_argument("--realtime", action="store_true",
-                    help="run jackd with -R (SCHED_FIFO, as on stage) instead of --no-realtime")
+    jackutil.add_realtime_option(ap)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     seconds = 60.0 * args.minutes
@@ -54,7 +53,7 @@ def main(argv=None):
             return 1
     server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
     res = {"benchmark": "soak", "date": time.strftime("%Y-%m-%d"), "rate": 48000, "block": 256,
-           "jackd": "-R -P 70" if args.realtime else "--no-realtime",
+           "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
            "minutes": args.minutes, "warmup_s": warmup, "runs": []}
     try:
         res["idle_xruns"] = soakutil.idle_baseline(server, seconds)

@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server", "client",
-           "wait_for_port", "write_due_midi", "parse_load"]
+           "wait_for_port", "write_due_midi", "parse_load", "scheduling_flags",
+           "add_realtime_option"]
 
 _counter = itertools.count()
 
@@ -60,6 +61,17 @@ def jackd_path():
     return shutil.which("jackd")
 
 
+def scheduling_flags(realtime):
+    """jackd's scheduling flags: SCHED_FIFO as on stage, or the tests' ``--no-realtime``."""
+    return ["-R", "-P", "70"] if realtime else ["--no-realtime"]
+
+
+def add_realtime_option(parser):
+    """The benchmarks' ``--realtime`` switch (see :func:`start_server`)."""
+    parser.add_argument("--realtime", action="store_true",
+                        help="run jackd with -R (SCHED_FIFO, as on stage) instead of --no-realtime")
+
+
 def start_server(rate=48000, blocksize=256, name=None, timeout=10.0, realtime=False):
     """Start a private dummy JACK server and wait until a client can connect.
 
@@ -93,7 +105,7 @@ def start_server(rate=48000, blocksize=256, name=None, timeout=10.0, realtime=Fa
         raise FileNotFoundError("jackd not found on PATH (Debian package jackd2)")
     name = name or f"rtsynth-test-{os.getpid()}-{next(_counter)}"
     fd, log_path = tempfile.mkstemp(prefix=f"{name}.", suffix=".log")
-    cmd = [exe, *(["-R", "-P", "70"] if realtime else ["--no-realtime"]), "-n", name,
+    cmd = [exe, *scheduling_flags(realtime), "-n", name,
            "-d", "dummy", "-r", str(rate), "-p", str(blocksize)]
     # Own session: a Ctrl-C meant for pytest must not kill the server mid-test
     # before the fixture tears it down in order.

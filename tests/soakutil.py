@@ -162,10 +162,12 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
                 time.sleep(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
             elapsed = time.monotonic() - t0
             st["armed"] = False
+            # stop rtsynth while the storm client still exists: a source that went away
+            # first would (rightly) be reported on stderr, which must stay empty
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
             sc.deactivate()
             rc.deactivate()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -327,7 +327,6 @@ class CanneSynth:
         """
         base, out = self._base, self._scratch
         self._shifter.process(base, 1.0, out)
-        self._shifter.process(base, 1.0, out, 1.0)
         roll_bins(base, 1, True, out)
         roll_bins(base, 1, False, out)
         self._placer.render(1.0, out)

@@ -172,7 +172,7 @@ class PortAudioHost:
         if status.output_underflow:
             self.meter.xruns += 1
         self._render(outdata, frames)
-        self.meter.record(time.perf_counter_ns() - t0, frames)
+        self.meter.record(time.perf_counter_ns() - t0, frames, t0)
 
     def _duplex_callback(self, indata, outdata, frames, time_info, status):
         t0 = time.perf_counter_ns()
@@ -185,7 +185,7 @@ class PortAudioHost:
             if self.error is None:
                 self.error = e
         self._render(outdata, frames, inp)
-        self.meter.record(time.perf_counter_ns() - t0, frames)
+        self.meter.record(time.perf_counter_ns() - t0, frames, t0)
 
     def _render(self, outdata, frames, inp=None):
         try:
