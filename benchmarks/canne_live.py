@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the private-JACK-server helper the tests use
 
 import jackutil  # noqa: E402
+from soakutil import idle_run, watch_steal, with_attribution  # noqa: E402
 
 NAME = "rtbench"
 
@@ -55,7 +56,8 @@ def run_voices(server, model, voices, seconds, hop):
             time.sleep(0.5)
             c.connect(out, f"{NAME}:midi_in")
             state["armed"] = True
-            time.sleep(seconds)
+            with jackutil.harness_rules():
+                steal = watch_steal(seconds)
             c.deactivate()
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=30)
@@ -66,7 +68,7 @@ def run_voices(server, model, voices, seconds, hop):
     load = jackutil.parse_load(stdout)
     if load is None:
         raise RuntimeError(f"no DSP load line in rtsynth's output:\n{stdout}\n{stderr}")
-    return {"voices": voices, "seconds": seconds, **load,
+    return {"voices": voices, "seconds": seconds, **load, "steal": steal,
             "start_line": next((l for l in stdout.splitlines() if "latency:" in l), "")}
 
 
@@ -87,18 +89,6 @@ def write_load(out, frames, state, notes):
         out.write_midi_event(1, bytes([0xB0, 22, 127 - v]))
 
 
-def idle_baseline(server, seconds):
-    """xruns the server reports with an idle client for the same time."""
-    count = {"n": 0}
-    with jackutil.client("rtbench-idle", server) as c:
-        c.set_xrun_callback(lambda delay: count.__setitem__("n", count["n"] + 1))
-        c.set_process_callback(lambda frames: None)
-        c.activate()
-        time.sleep(seconds)
-        c.deactivate()
-    return count["n"]
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "models" / "canne"))
@@ -117,13 +107,25 @@ def main(argv=None):
         res = {"benchmark": "canne_live", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
                "block": 256, "hop": args.hop, "model": str(args.model),
                "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
-               "idle_xruns": idle_baseline(server, args.seconds), "runs": []}
-        print(f"idle client: {res['idle_xruns']} xruns in {args.seconds:.0f} s")
+               "runs": []}
+        idle = idle_run(server, args.seconds)
+        res.update(idle_xruns=idle["xruns"], idle_xruns_during_steal=idle["during_steal"])
+        print(f"idle client: {res['idle_xruns']} xruns in {args.seconds:.0f} s "
+              f"({idle['during_steal']} while the hypervisor stalled this machine)")
         for v in args.voices:
-            r = run_voices(server, args.model, v, args.seconds, args.hop)
+            r = with_attribution(server, lambda: run_voices(server, args.model, v, args.seconds,
+                                                            args.hop))
+            r.pop("steal")
             res["runs"].append(r)
+            a = r.get("xrun_attribution", {})
             print(f"{v:3d} voices: DSP load median {r['load_median']:.1f} %, p99 "
-                  f"{r['load_p99']:.1f} %, max {r['load_max']:.1f} %; xruns {r['xruns']}")
+                  f"{r['load_p99']:.1f} %, max {r['load_max']:.1f} %; xruns {r['xruns']} "
+                  f"(rtsynth's blocks around them: {a.get('overran', '?')} overran, "
+                  f"{a.get('started_late', '?')} started late, {a.get('elsewhere', '?')} on "
+                  f"time; {sum(v for k, v in a.items() if k.endswith('_steal'))} of all during "
+                  f"hypervisor steal); callback start p99 {r.get('start_p99_ms', float('nan')):.2f} ms, max "
+                  f"{r.get('start_max_ms', float('nan')):.2f} ms; jackd named late: "
+                  f"{r['jackd_not_finished']}")
     finally:
         jackutil.stop_server(server)
     out = Path(args.out)

@@ -56,10 +56,17 @@ def main(argv=None):
            "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
            "minutes": args.minutes, "warmup_s": warmup, "runs": []}
     try:
-        res["idle_xruns"] = soakutil.idle_baseline(server, seconds)
-        print(f"idle client: {res['idle_xruns']} xruns in {seconds:.0f} s", flush=True)
+        idle = soakutil.with_attribution(server, lambda: soakutil.idle_run(server, seconds))
+        res.update(idle_xruns=idle["xruns"], idle_xruns_during_steal=idle["during_steal"],
+                   idle_jackd_not_finished=idle["jackd_not_finished"],
+                   idle_steal_ms=_steal_ms(idle["steal"]))
+        print(f"idle client: {res['idle_xruns']} xruns in {seconds:.0f} s, "
+              f"{res['idle_xruns_during_steal']} of them while the hypervisor stalled this machine "
+              f"({res['idle_steal_ms']} ms stolen in all)", flush=True)
         for instrument in args.instruments:
-            r = soakutil.run_soak(server, instrument, models[instrument], seconds, cwd=ROOT)
+            r = soakutil.with_attribution(server, lambda: soakutil.run_soak(
+                server, instrument, models[instrument], seconds, cwd=ROOT))
+            r["steal_ms"] = _steal_ms(r.pop("steal"))
             base, growth, worst = soakutil.rss_growth(r["rss"], warmup)
             r.update(rss_warm_kb=base, rss_growth_kb=growth, rss_growth_max_kb=worst,
                      finite_in_range=r["nonfinite"] == 0 and r["peak"] <= 1.0,
@@ -78,6 +85,12 @@ def main(argv=None):
     return 0
 
 
+def _steal_ms(steal):
+    """Milliseconds the hypervisor stole over a run's samples (None where unknown)."""
+    ticks = [t for _, t in steal if t is not None]
+    return 10 * (ticks[-1] - ticks[0]) if len(ticks) > 1 else None
+
+
 def _line(r, idle):
     if "load_median" not in r:
         return f"{r['instrument']}: no DSP load line (rc {r['returncode']}): {r['stderr'][-500:]}"
@@ -86,7 +99,21 @@ def _line(r, idle):
             f"xruns {r['xruns']} (idle client {idle}); output peak {r['peak']:.3f}, "
             f"{r['nonfinite']} non-finite; stderr {'clean' if r['stderr_clean'] else 'NOT clean'}; "
             f"RSS {r['rss_warm_kb'] / 1024:.1f} MB after warm-up, growth {growth}; DSP load "
-            f"median {r['load_median']:.1f} %, p99 {r['load_p99']:.1f} %, max {r['load_max']:.1f} %")
+            f"median {r['load_median']:.1f} %, p99 {r['load_p99']:.1f} %, max {r['load_max']:.1f} %; "
+            f"callback start p99 {r.get('start_p99_ms', float('nan')):.2f} ms, max "
+            f"{r.get('start_max_ms', float('nan')):.2f} ms after the cycle's; the storm (upstream) "
+            f"done by {r['storm_late_max_ms']:.2f} ms at worst; xruns by rtsynth's callback: "
+            f"{_attribution(r)}; jackd named late: {r.get('jackd_not_finished')}")
+
+
+def _attribution(r):
+    a = r.get("xrun_attribution")
+    if a is None:
+        return "n/a (no trace)"
+    return (f"{a['overran']} overran its period ({a['overran_steal']} during steal), "
+            f"{a['started_late']} started late ({a['started_late_steal']}), {a['elsewhere']} on "
+            f"time ({a['elsewhere_steal']}), {a['untraced']} before the trace; "
+            f"{r['steal_ms']} ms stolen in all")
 
 
 def _plot(res, path):

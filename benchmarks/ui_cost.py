@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the private-JACK-server helper the te
 import jack  # noqa: E402
 import jackutil  # noqa: E402
 
-from canne_live import idle_baseline, write_load  # noqa: E402
+from canne_live import write_load  # noqa: E402
+from soakutil import idle_baseline  # noqa: E402
 
 NAME = "rtbenchui"
 ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
@@ -102,8 +103,9 @@ def _play_load(server, proc, voices):
                 pass
             time.sleep(0.1)
         state["armed"] = True
-        while proc.poll() is None:
-            time.sleep(0.1)
+        with jackutil.harness_rules():
+            while proc.poll() is None:
+                time.sleep(0.1)
         c.deactivate()
 
 

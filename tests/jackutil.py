@@ -6,17 +6,19 @@ The dummy driver needs no sound card and runs at a real clock rate.
 """
 
 import contextlib
+import gc
 import itertools
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["JackServer", "jackd_path", "start_server", "stop_server", "wait_for_server", "client",
+__all__ = ["JackServer", "harness_rules", "jackd_path", "start_server", "stop_server", "wait_for_server", "client",
            "wait_for_port", "write_due_midi", "parse_load", "scheduling_flags",
            "add_realtime_option"]
 
@@ -54,6 +56,26 @@ class JackServer:
                 return f.read()
         except OSError:
             return ""
+
+
+@contextlib.contextmanager
+def harness_rules():
+    """While a measurement runs, this process's JACK clients (feeders, storms,
+    recorders: Python callbacks) follow rtsynth's own rules: no automatic garbage
+    collection (a collection holds their interpreter lock for milliseconds and
+    makes them, not the client measured, miss the cycle) and a 0.5 ms switch
+    interval. The main thread may only sleep and read meanwhile."""
+    interval = sys.getswitchinterval()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    sys.setswitchinterval(0.0005)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+        gc.enable()
+        gc.unfreeze()
 
 
 def jackd_path():
@@ -231,7 +253,8 @@ def write_due_midi(port, schedule, i, pos, frames):
 
 #: rtsynth's exit line (``rtsynth.host.runtime.DspMeter.report``)
 _LOAD_LINE = re.compile(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the "
-                        r"period \((\d+) blocks\); xruns: (\d+)")
+                        r"period \((\d+) blocks\); xruns: (\d+)"
+                        r"(?:; callback start after the cycle's: p99 ([\d.]+) ms, max ([\d.]+) ms)?")
 
 
 def parse_load(text):
@@ -240,10 +263,13 @@ def parse_load(text):
     Returns
     -------
     dict or None
-        ``load_median``, ``load_p99``, ``load_max`` (% of the period), ``blocks``, ``xruns``.
+        ``load_median``, ``load_p99``, ``load_max`` (% of the period), ``blocks``, ``xruns``,
+        and (JACK) ``start_p99_ms``, ``start_max_ms``: how late in the cycle the callback began.
     """
     m = _LOAD_LINE.search(text)
     if not m:
         return None
     return {"load_median": float(m.group(1)), "load_p99": float(m.group(2)),
-            "load_max": float(m.group(3)), "blocks": int(m.group(4)), "xruns": int(m.group(5))}
+            "load_max": float(m.group(3)), "blocks": int(m.group(4)), "xruns": int(m.group(5)),
+            **({"start_p99_ms": float(m.group(6)), "start_max_ms": float(m.group(7))}
+               if m.group(6) else {})}

@@ -21,13 +21,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 import jackutil
 
-__all__ = ["storm_events", "run_soak", "idle_baseline", "rss_kb", "rss_growth"]
+__all__ = ["storm_events", "run_soak", "idle_baseline", "rss_kb", "rss_growth", "attribute_xruns",
+           "late_clients", "with_attribution", "idle_run", "steal_ticks", "watch_steal"]
 
 
 
@@ -105,8 +108,11 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
                              *map(str, extra_args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             stdin=subprocess.DEVNULL, cwd=cwd)
-    st = {"armed": False, "i": 0, "events": 0, "xruns": 0, "peak": 0.0, "bad": 0, "n": 0}
-    rss = []
+    st = {"armed": False, "i": 0, "events": 0, "xruns": 0, "peak": 0.0, "bad": 0, "n": 0,
+          "storm_late": 0}
+    rss, steal = [], []
+    fin = np.zeros(server.blocksize, dtype=bool)  # the recorder's scratch: no allocation per cycle
+    mag = np.zeros(server.blocksize, dtype=np.float32)
     try:
         start_line = proc.stdout.readline()
         if "latency:" not in start_line:
@@ -131,16 +137,23 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
                     midi_out.write_midi_event(min(frames - 1, j * frames // len(events)), e)
                 st["events"] += len(events)
                 st["i"] += 1
+                # how far into the cycle the storm (rtsynth's upstream) finished, in frames
+                st["storm_late"] = max(st["storm_late"], sc.frames_since_cycle_start)
 
             @rc.set_process_callback
             def record_cycle(frames):
                 if not st["armed"]:
                     return
                 a = audio_in.get_array()
-                bad = int(np.count_nonzero(~np.isfinite(a)))
-                st["bad"] += bad
-                st["peak"] = max(st["peak"], float(np.max(np.abs(a[np.isfinite(a)]),
-                                                          initial=0.0)))
+                if a.size != fin.size:
+                    return  # a period change: not in these runs
+                np.isfinite(a, out=fin)
+                np.abs(a, out=mag)
+                bad = fin.size - int(np.count_nonzero(fin))
+                if bad:
+                    st["bad"] += bad
+                    mag[~fin] = 0.0
+                st["peak"] = max(st["peak"], float(mag.max()))
                 st["n"] += frames
 
             sc.set_xrun_callback(lambda usecs: st.__setitem__("xruns", st["xruns"] + 1))
@@ -154,12 +167,14 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
             st["xruns"] = 0
             st["armed"] = True
             t0 = time.monotonic()
-            while time.monotonic() - t0 < seconds:
-                r = rss_kb(proc.pid)
-                if proc.poll() is not None or r is None:
-                    break
-                rss.append((round(time.monotonic() - t0, 2), r))
-                time.sleep(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
+            with jackutil.harness_rules():  # the storm and recorder must not be the late ones
+                while time.monotonic() - t0 < seconds:
+                    r = rss_kb(proc.pid)
+                    if proc.poll() is not None or r is None:
+                        break
+                    rss.append((round(time.monotonic() - t0, 2), r))
+                    steal.append((time.monotonic_ns(), steal_ticks()))
+                    time.sleep(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
             elapsed = time.monotonic() - t0
             st["armed"] = False
             # stop rtsynth while the storm client still exists: a source that went away
@@ -177,7 +192,8 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
            "returncode": proc.returncode, "stderr": err, "start_line": start_line.strip(),
            "events": st["events"], "events_per_s": round(st["events"] / max(elapsed, 1e-9), 1),
            "server_xruns": st["xruns"], "peak": st["peak"], "nonfinite": st["bad"],
-           "recorded": st["n"], "rss": rss}
+           "storm_late_max_ms": round(1e3 * st["storm_late"] / server.rate, 2),
+           "recorded": st["n"], "rss": rss, "steal": steal}
     if load is not None:
         res.update(load)
     return res
@@ -196,11 +212,159 @@ def rss_growth(rss, warmup):
 
 def idle_baseline(server, seconds):
     """xruns the server reports to an idle client in ``seconds`` (the machine's own)."""
-    count = [0]
+    return idle_run(server, seconds)["xruns"]
+
+
+def idle_run(server, seconds):
+    """An idle client for ``seconds``: ``xruns``, their times ``xrun_ns``
+    (``time.monotonic_ns``) and the hypervisor's ``steal`` meanwhile (:func:`watch_steal`)."""
+    times = []
     with jackutil.client("rtsoak-idle", server) as c:
-        c.set_xrun_callback(lambda usecs: count.__setitem__(0, count[0] + 1))
+        c.set_xrun_callback(lambda usecs: times.append(time.monotonic_ns()))
         c.set_process_callback(lambda frames: None)
         c.activate()
-        time.sleep(seconds)
+        steal = watch_steal(seconds)
         c.deactivate()
-    return count[0]
+    return {"xruns": len(times), "xrun_ns": times, "steal": steal,
+            "during_steal": sum(during_steal(t, steal) for t in times)}
+
+
+def steal_ticks():
+    """CPU time the hypervisor gave to other guests while this machine wanted it, in
+    USER_HZ ticks (10 ms) since boot (``/proc/stat``); None where not reported."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) if fields[0] == "cpu" and len(fields) > 8 else None
+    except (OSError, ValueError):
+        return None
+
+
+def watch_steal(seconds, every=1.0):
+    """Sleep ``seconds``, sampling :func:`steal_ticks` every ``every`` s; [(monotonic_ns, ticks)]."""
+    out = [(time.monotonic_ns(), steal_ticks())]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(min(every, max(0.0, end - time.monotonic())))
+        out.append((time.monotonic_ns(), steal_ticks()))
+    return out
+
+
+def during_steal(t_ns, steal, margin_ns=1_500_000_000):
+    """True when the steal counter moved in a sample interval within ``margin_ns`` of ``t_ns``
+    (the machine itself was stalled by its host around that time)."""
+    for (a, ta), (b, tb) in zip(steal, steal[1:]):
+        if b < t_ns - margin_ns or a > t_ns + margin_ns // 3:
+            continue
+        if ta is not None and tb is not None and tb > ta:
+            return True
+    return False
+
+
+def with_attribution(server, run):
+    """``run()`` (which starts ``rtsynth play`` with this process's environment) with a
+    per-block DSP trace; adds ``xrun_attribution`` (:func:`attribute_xruns`) and
+    ``jackd_not_finished`` (:func:`late_clients`, from the server's log meanwhile)
+    to the dict it returns."""
+    folder = Path(tempfile.mkdtemp(prefix="rtsynth-trace-"))
+    trace = folder / "trace.npz"
+    old = os.environ.get("RTSYNTH_DSP_TRACE")
+    os.environ["RTSYNTH_DSP_TRACE"] = str(trace)
+    offset = _log_size(server)
+    try:
+        r = run()
+    finally:
+        if old is None:
+            os.environ.pop("RTSYNTH_DSP_TRACE", None)
+        else:
+            os.environ["RTSYNTH_DSP_TRACE"] = old
+    trace_data = None
+    if trace.is_file():
+        with np.load(trace) as t:
+            trace_data = {k: t[k] for k in t.files}
+        trace.unlink()
+    folder.rmdir()
+    r["jackd_not_finished"] = late_clients(_log_since(server, offset))
+    if trace_data is not None:
+        r["xrun_attribution"] = attribute_xruns(trace_data, server.rate, r.get("steal"))
+    return r
+
+
+def attribute_xruns(trace, rate, steal=None, window=8):
+    """Sort each xrun rtsynth saw into what its callback was doing around it.
+
+    ``trace`` is what ``RTSYNTH_DSP_TRACE`` saved (``start_ns``, ``ns``,
+    ``frames``, ``late`` per block and ``xrun_ns``). The xrun notice comes on
+    JACK's notification thread a few cycles after the cycle that missed, so the
+    ``window`` blocks before the notice are examined:
+
+    - ``overran``: a block's own work took more than its period (rtsynth's fault);
+    - ``started_late``: a block began so late in its cycle that its (shorter than
+      a period) work ended after the cycle's end: upstream clients or the
+      thread not being scheduled in time;
+    - ``elsewhere``: every block in the window began and ended within its cycle
+      (a stall of the cycle itself or of a client downstream);
+    - ``untraced``: before the trace's ring begins.
+
+    With ``steal`` (:func:`watch_steal` samples), each kind also counts the xruns
+    during which the hypervisor stalled the machine (``<kind>_steal``): the idle
+    client's xruns show what such a stall does to a client with no work at all.
+
+    Returns
+    -------
+    dict
+        counts per kind, and ``worst`` [(kind, max block ms, max late ms, during
+        steal)] per xrun.
+    """
+    start, ns, frames, late = trace["start_ns"], trace["ns"], trace["frames"], trace["late"]
+    kinds = ("overran", "started_late", "elsewhere", "untraced")
+    counts = {k: 0 for k in kinds} | {f"{k}_steal": 0 for k in kinds}
+    worst = []
+    for t in trace["xrun_ns"]:
+        stolen = bool(steal) and during_steal(int(t), steal)
+        i = int(np.searchsorted(start, t))
+        lo = max(0, i - window)
+        if i <= lo:
+            counts["untraced"] += 1
+            counts["untraced_steal"] += stolen
+            continue
+        period_ns = frames[lo:i].astype(np.float64) * 1e9 / rate
+        work = ns[lo:i].astype(np.float64)
+        begun = np.maximum(late[lo:i], 0).astype(np.float64) * 1e9 / rate
+        if np.any(work > period_ns):
+            kind = "overran"
+        elif np.any(begun + work > period_ns):
+            kind = "started_late"
+        else:
+            kind = "elsewhere"
+        counts[kind] += 1
+        counts[f"{kind}_steal"] += stolen
+        worst.append((kind, round(float(work.max()) / 1e6, 2), round(float(begun.max()) / 1e6, 2),
+                      stolen))
+    return {**counts, "worst": worst}
+
+
+def late_clients(log_text):
+    """{client: times jackd named it 'not finished' at an xrun} from the server's log."""
+    out = {}
+    for line in log_text.splitlines():
+        if "was not finished" in line and "client = " in line:
+            name = line.split("client = ", 1)[1].split(" was not finished", 1)[0]
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
+def _log_size(server):
+    try:
+        return os.path.getsize(server.log_path)
+    except OSError:
+        return 0
+
+
+def _log_since(server, offset):
+    try:
+        with open(server.log_path, errors="replace") as f:
+            f.seek(offset)
+            return f.read()
+    except OSError:
+        return ""

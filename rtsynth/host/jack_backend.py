@@ -135,6 +135,7 @@ class JackHost:
     # ------------------------------------------------------------ callbacks
     def _process(self, frames):
         t0 = time.perf_counter_ns()
+        late = self.client.frames_since_cycle_start
         try:
             events = self.events
             events.clear()
@@ -168,7 +169,7 @@ class JackHost:
                 self.error = e
             self.out_1.get_array().fill(0.0)
             self.out_2.get_array().fill(0.0)
-        self.meter.record(time.perf_counter_ns() - t0, frames, t0)
+        self.meter.record(time.perf_counter_ns() - t0, frames, t0, late)
 
     def _queued(self, offset, status, d1, d2):
         self.mapper.map(status, d1, d2, self.events)
@@ -176,7 +177,7 @@ class JackHost:
             self.link.monitor.push(offset, status, d1, d2)
 
     def _xrun(self, delayed_usecs):
-        self.meter.xruns += 1
+        self.meter.xrun(time.perf_counter_ns())
 
     def _shutdown(self, status, reason):
         self.shutdown_reason = reason or str(status)

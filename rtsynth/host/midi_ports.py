@@ -1,5 +1,9 @@
 """MIDI input ports through rtmidi (ALSA sequencer, CoreMIDI, ...), for the PortAudio backend.
 
+Ports are looked for with rtmidi's default API first and then, where rtmidi
+has it, its JACK MIDI API: a machine whose MIDI lives in JACK (no ALSA
+sequencer, or a JACK-only setup) still finds its keyboards by name.
+
 rtmidi calls back on its own thread; the callback parses the message and
 pushes it into a lock-free :class:`rtsynth.control.EventQueue` that the audio
 callback drains.
@@ -11,7 +15,8 @@ import os
 from ..control import parse_message
 from ..errors import DeviceError
 
-__all__ = ["midi_input_ports", "open_midi_inputs", "midi_callback"]
+__all__ = ["midi_input_ports", "all_midi_input_ports", "open_midi_inputs", "midi_callback",
+           "port_lister"]
 
 
 def midi_input_ports(api=None):
@@ -30,13 +35,30 @@ def midi_input_ports(api=None):
         return []
 
 
+def port_lister(api=None, name="rtsynth-watch"):
+    """A MidiIn kept for listing ports again and again (``get_ports()``), already connected
+    to the MIDI system: make it before a stream starts (see :class:`RtMidiWatch`)."""
+    m = _midi_in(api=api, name=name)
+    m.get_ports()
+    return m
+
+
+def all_midi_input_ports():
+    """Names of the input ports of every rtmidi API looked in (default, then JACK), no repeats."""
+    seen = []
+    for a in _apis(None):
+        seen += [p for p in midi_input_ports(a) if p not in seen]
+    return seen
+
+
 def open_midi_inputs(queue, name=None, virtual=False, client_name="rtsynth", api=None):
     """Open rtmidi inputs that push into ``queue``; return (list of MidiIn, list of names).
 
     ``name``: substring of one port name (unknown -> DeviceError listing the
     ports); None: every available input port; ``virtual``: also open a
     virtual input port other programs can connect to; ``api``: as for
-    :func:`midi_input_ports`.
+    :func:`midi_input_ports` (None: the default API's ports, else JACK's when
+    the default has none that match).
     """
     try:
         import rtmidi
@@ -44,16 +66,23 @@ def open_midi_inputs(queue, name=None, virtual=False, client_name="rtsynth", api
         raise DeviceError(f"midi_in: expected python-rtmidi, found it missing ({e}).") from None
 
     callback = midi_callback(queue)
-    ports = midi_input_ports(api)
-    opened, names = [], []
-    try:
+    listed, candidates = [], _apis(api)
+    for api in candidates:
+        ports = midi_input_ports(api)
+        listed += [p for p in ports if p not in listed]
         if name is not None:
             wanted = [i for i, p in enumerate(ports) if name.lower() in p.lower()]
-            if not wanted:
-                raise DeviceError(f"midi_in={name!r}: expected a MIDI input port containing that "
-                                  f"name, found only: {', '.join(ports) or 'none'}.")
         else:
             wanted = [i for i, p in enumerate(ports) if "midi through" not in p.lower()]
+        if wanted:
+            break
+    else:
+        api, ports = candidates[0], []  # nothing to open: a virtual port goes to the default
+    opened, names = [], []
+    try:
+        if name is not None and not wanted:
+            raise DeviceError(f"midi_in={name!r}: expected a MIDI input port containing that "
+                              f"name, found only: {', '.join(listed) or 'none'}.")
         for i in wanted:
             m = _midi_in(api=api, name=client_name)
             m.open_port(i, name="midi_in")
@@ -104,6 +133,18 @@ def _quiet_stderr():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _apis(api):
+    """The rtmidi APIs to look in: ``api``, else the default and then JACK's (if built in)."""
+    if api is not None:
+        return [api]
+    try:
+        import rtmidi
+    except ImportError:
+        return [None]
+    jack = getattr(rtmidi, "API_UNIX_JACK", None)
+    return [None] + ([jack] if jack in rtmidi.get_compiled_api() else [])
 
 
 def _midi_in(api=None, **kw):

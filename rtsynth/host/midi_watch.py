@@ -40,15 +40,25 @@ class RtMidiWatch:
         self._entries = [[m, n, False] for m, n in zip(opened, names)
                          if not n.endswith("(virtual)")]  # [MidiIn, port name, lost]
         self._callback = midi_callback(queue)
+        if api is None and self._entries:  # the API the ports were found with (default or JACK)
+            api = self._entries[0][0].get_current_api()
         self._api = api
+        # One MidiIn, made now (before the stream starts), lists the ports at every poll.
+        # A new one per poll would open and close a client of the MIDI system each time,
+        # and python-rtmidi holds the interpreter lock meanwhile: with JACK MIDI, closing
+        # a client waits for the cycle to end while the audio callback, in that cycle,
+        # waits for the lock (measured: PortAudio's client stalled for good).
+        self._lister = None
+        if self._entries:
+            from .midi_ports import port_lister
+
+            self._lister = port_lister(api)
 
     def poll(self):
         """Check the port list once; return the sentences to print (usually none)."""
         if not self._entries:
             return []
-        from .midi_ports import midi_input_ports
-
-        ports = midi_input_ports(self._api)
+        ports = list(self._lister.get_ports())
         said = []
         for entry in self._entries:
             m, name, lost = entry

@@ -188,9 +188,9 @@ def list_devices(out=None):
                   f"{d['default_samplerate']:.0f} Hz", file=out)
     except OSError as e:
         print(f"Audio devices: PortAudio unavailable ({e})", file=out)
-    from .midi_ports import midi_input_ports
+    from .midi_ports import all_midi_input_ports
 
-    ports = midi_input_ports()
+    ports = all_midi_input_ports()
     print("MIDI input ports (rtmidi, for --midi-in):", file=out)
     for i, p in enumerate(ports):
         print(f"  {i}: {p}", file=out)

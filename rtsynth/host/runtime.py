@@ -64,18 +64,30 @@ class EventSlots:
 class DspMeter:
     """Per-block callback time in a preallocated ring; summarises as % of the period."""
 
-    def __init__(self, capacity=1 << 16):
+    def __init__(self, capacity=1 << 17):  # 11 minutes of 256-frame blocks at 48 kHz
         self.ns = np.zeros(capacity, dtype=np.int64)
         self.start_ns = np.zeros(capacity, dtype=np.int64)  # perf_counter_ns at block start
         self.frames = np.zeros(capacity, dtype=np.int32)
+        # frames between the server's cycle start and the callback's first line
+        # (JACK only; -1 where the backend cannot tell): upstream clients and the
+        # wait for the interpreter lock, which the block's own time does not see
+        self.late = np.full(capacity, -1, dtype=np.int32)
         self.mask = capacity - 1
         assert capacity & self.mask == 0, "capacity must be a power of two"
         self.count = 0
         self.xruns = 0
+        self.xrun_ns = np.zeros(1024, dtype=np.int64)  # perf_counter_ns of the first 1,024
 
-    def record(self, elapsed_ns, frames, start_ns=0):
+    def xrun(self, now_ns=0):
+        """Count an xrun (and keep its time, for the trace)."""
+        if self.xruns < self.xrun_ns.size:
+            self.xrun_ns[self.xruns] = now_ns
+        self.xruns += 1
+
+    def record(self, elapsed_ns, frames, start_ns=0, late=-1):
         i = self.count & self.mask
         self.ns[i] = elapsed_ns
+        self.late[i] = late
         self.start_ns[i] = start_ns
         self.frames[i] = frames
         self.count += 1
@@ -94,14 +106,30 @@ class DspMeter:
         ``frames`` (for finding when the slow blocks happen; not on the audio path)."""
         n = min(self.count, self.mask + 1)
         order = (np.arange(n) + (self.count - n)) & self.mask
-        np.savez(path, start_ns=self.start_ns[order], ns=self.ns[order], frames=self.frames[order])
+        np.savez(path, start_ns=self.start_ns[order], ns=self.ns[order], frames=self.frames[order],
+                 late=self.late[order], xrun_ns=self.xrun_ns[:min(self.xruns, self.xrun_ns.size)])
+
+    def lateness(self, rate):
+        """(p99 ms, max ms, blocks measured) of the callback's start after the cycle's
+        start; (nan, nan, 0) where the backend does not report it."""
+        n = min(self.count, self.mask + 1)
+        late = self.late[:n]
+        late = late[late >= 0]
+        if late.size == 0 or not rate:
+            return float("nan"), float("nan"), 0
+        ms = late.astype(np.float64) * 1e3 / rate
+        return float(np.percentile(ms, 99)), float(ms.max()), int(late.size)
 
     def report(self, rate):
         med, p99, mx, n = self.summary(rate)
         if n == 0:
             return f"DSP load: no blocks processed; xruns: {self.xruns}"
-        return (f"DSP load: median {med:.1f} %, p99 {p99:.1f} %, max {mx:.1f} % of the period "
+        line = (f"DSP load: median {med:.1f} %, p99 {p99:.1f} %, max {mx:.1f} % of the period "
                 f"({n} blocks); xruns: {self.xruns}")
+        late_p99, late_max, n_late = self.lateness(rate)
+        if n_late:
+            line += f"; callback start after the cycle's: p99 {late_p99:.2f} ms, max {late_max:.2f} ms"
+        return line
 
 
 @contextlib.contextmanager
