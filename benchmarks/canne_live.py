@@ -74,13 +74,25 @@ def run_voices(server, model, voices, seconds, hop):
 
 def write_load(out, frames, state, notes):
     """One period of the load (a JACK process callback): once ``state["armed"]``, the
-    held ``notes`` at the first period, then CC 21 and 22 every 8 periods (~43 ms)."""
+    held ``notes`` at the first period, then CC 21 and 22 every 8 periods (~43 ms).
+
+    The chord is pressed again (off, then on) 64 periods later: a period whose
+    cycle was an xrun loses its MIDI, and a chord sent once could be lost whole
+    (one 32-voice run measured an idle synth that way)."""
     out.clear_buffer()
     if not state["armed"]:
         return
-    if not state["sent"]:
-        for i, n in enumerate(notes):
-            out.write_midi_event(min(frames - 1, i % frames), bytes([0x90, n, 100]))
+    if not state["sent"] or state["t"] == 64:
+        j = 0
+        if state["sent"]:
+            for n in notes:
+                out.write_midi_event(min(frames - 1, j * frames // (2 * len(notes))),
+                                     bytes([0x80, n, 0]))
+                j += 1
+        for n in notes:
+            out.write_midi_event(min(frames - 1, j * frames // (2 * len(notes))),
+                                 bytes([0x90, n, 100]))
+            j += 1
         state["sent"] = True
     state["t"] += 1
     if state["t"] % 8 == 0:

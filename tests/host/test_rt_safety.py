@@ -78,6 +78,7 @@ class _Client:
     """What JackHost needs of ``jack.Client``, without a server."""
 
     name, samplerate, blocksize = "fake", RATE, PERIOD
+    frames_since_cycle_start = 3  # read by the callback's first line
 
     def __init__(self):
         self.inports = self.outports = _Ports(lambda: _Port(PERIOD))
