@@ -42,7 +42,6 @@ class RtMidiWatch:
         self._callback = midi_callback(queue)
         if api is None and self._entries:  # the API the ports were found with (default or JACK)
             api = self._entries[0][0].get_current_api()
-        self._api = api
         # One MidiIn, made now (before the stream starts), lists the ports at every poll.
         # A new one per poll would open and close a client of the MIDI system each time,
         # and python-rtmidi holds the interpreter lock meanwhile: with JACK MIDI, closing

@@ -170,14 +170,14 @@ class PortAudioHost:
     def _callback(self, outdata, frames, time_info, status):
         t0 = time.perf_counter_ns()
         if status.output_underflow:
-            self.meter.xruns += 1
+            self.meter.xrun(t0)
         self._render(outdata, frames)
         self.meter.record(time.perf_counter_ns() - t0, frames, t0)
 
     def _duplex_callback(self, indata, outdata, frames, time_info, status):
         t0 = time.perf_counter_ns()
         if status.output_underflow or status.input_overflow:
-            self.meter.xruns += 1
+            self.meter.xrun(t0)
         inp = indata[:, 0]
         try:
             self.engine.feed(inp)

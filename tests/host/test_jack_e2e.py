@@ -18,16 +18,13 @@ import pytest
 
 import jackutil
 from clirun import one_line_error, run_cli
+from e2e_audio import centroid, cents, f0, hz, knob_sweep, play_and_record
 from synth_bundles import make_synth_bundle
 
 pytestmark = pytest.mark.jack
 
 NAME = "rt-test"
 SECONDS = 7.5
-
-
-def _hz(note):
-    return 440.0 * 2.0 ** ((note - 69) / 12.0)
 
 
 def _schedule(rate):
@@ -42,39 +39,10 @@ def _schedule(rate):
     at(2.0, 0x90, 69, 100)
     at(3.0, 0x80, 69, 0)
     at(4.0, 0x90, 48, 100)
-    # sweep every knob 21-28 over 5.0..5.8 s: CC 21 (latent 0) down to 0, CC 28
-    # (latent 7) up to 127, CC 22-27 up and back to 0 -> ends on timbre 7
-    for i in range(41):
-        t = 5.0 + 0.8 * i / 40
-        frac = i / 40
-        at(t, 0xB0, 21, int(round(127 * (1 - frac))))
-        at(t, 0xB0, 28, int(round(127 * frac)))
-        for cc in range(22, 28):
-            at(t, 0xB0, cc, int(round(60 * (1 - abs(1 - 2 * frac)))))
+    ev += knob_sweep(5.0, 0.8, 40, rate)  # every knob 21-28 over 5.0..5.8 s -> timbre 7
     at(6.5, 0x80, 48, 0)
     ev.sort(key=lambda e: e[0])
     return ev
-
-
-def _spectrum(x, n_fft=8192):
-    seg = x[:n_fft] * np.hanning(n_fft)
-    return np.abs(np.fft.rfft(seg))
-
-
-def _f0(x, rate, n_fft=8192):
-    from rtsynth.dsp import F0Estimator
-
-    return F0Estimator(n_fft, rate).estimate(_spectrum(x, n_fft))
-
-
-def _centroid(x, rate):
-    mag = _spectrum(x)
-    f = np.fft.rfftfreq(8192, 1 / rate)
-    return float(np.sum(f * mag) / np.sum(mag))
-
-
-def _cents(f, ref):
-    return 1200.0 * np.log2(f / ref)
 
 
 @pytest.fixture(scope="module")
@@ -100,17 +68,7 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
             midi_out = c.midi_outports.register("midi_out")
             audio_in = c.inports.register("in")
 
-            @c.set_process_callback
-            def process(frames):
-                midi_out.clear_buffer()
-                if not state["armed"]:
-                    return
-                pos = state["pos"]
-                state["i"] = jackutil.write_due_midi(midi_out, schedule, state["i"], pos, frames)
-                n = min(frames, rec.size - pos)
-                if n > 0:
-                    rec[pos:pos + n] = audio_in.get_array()[:n]
-                state["pos"] = pos + frames
+            c.set_process_callback(play_and_record(midi_out, audio_in, schedule, rec, state))
 
             c.activate()
             jackutil.wait_for_port(c, f"{NAME}:midi_in", proc)
@@ -152,14 +110,14 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
     assert rms(0.0, 0.15) < 1e-4, "sound before the first note"
     for on, off, note in ((0.2, 1.2, 60), (2.0, 3.0, 69), (4.0, 4.9, 48)):
         assert rms(on + 0.05, on + 0.15) > 0.01, f"no sound right after note-on {note}"
-        f0 = _f0(seg(on + 0.25, off - 0.05), rate)
-        assert f0 > 0 and abs(_cents(f0, _hz(note))) < 10, (note, f0, _hz(note))
+        pitch = f0(seg(on + 0.25, off - 0.05), rate)
+        assert pitch > 0 and abs(cents(pitch, hz(note))) < 10, (note, pitch, hz(note))
     for a, b in ((1.7, 1.95), (3.5, 3.95), (7.1, 7.5)):
         assert rms(a, b) < 1e-4, f"not silent {a}-{b} s after note-off + release"
-    before, after = _centroid(seg(4.3, 4.95), rate), _centroid(seg(5.9, 6.45), rate)
+    before, after = centroid(seg(4.3, 4.95), rate), centroid(seg(5.9, 6.45), rate)
     assert after < 0.8 * before, (before, after)  # timbre 0 -> timbre 7: darker
     # the played pitch survives the knob sweep
-    assert abs(_cents(_f0(seg(5.9, 6.45), rate), _hz(48))) < 10
+    assert abs(cents(f0(seg(5.9, 6.45), rate), hz(48))) < 10
     xruns = int(m.group(1))
     # xruns are counted server-wide: on this 2-core machine, shared with jackd and
     # the test's own client, the dummy driver misses deadlines that rtsynth did

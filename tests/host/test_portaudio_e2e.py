@@ -26,16 +26,13 @@ import pytest
 
 import jackutil
 from clirun import run_cli
+from e2e_audio import centroid, cents, f0, hz, knob_sweep, play_and_record
 from synth_bundles import make_synth_bundle
 
 pytestmark = pytest.mark.jack
 
 SECONDS = 6.0
 CLIENT = "rt-pa-e2e"
-
-
-def _hz(note):
-    return 440.0 * 2.0 ** ((note - 69) / 12.0)
 
 
 def _schedule(rate):
@@ -51,22 +48,6 @@ def _schedule(rate):
         for cc in range(22, 28):
             ev.append((t, bytes([0xB0, cc, int(round(60 * (1 - abs(1 - 2 * frac))))])))
     return sorted(ev, key=lambda e: e[0])
-
-
-def _spectrum(x, n_fft=8192):
-    return np.abs(np.fft.rfft(x[:n_fft] * np.hanning(n_fft)))
-
-
-def _f0(x, rate):
-    from rtsynth.dsp import F0Estimator
-
-    return F0Estimator(8192, rate).estimate(_spectrum(x))
-
-
-def _centroid(x, rate):
-    mag = _spectrum(x)
-    f = np.fft.rfftfreq(8192, 1 / rate)
-    return float(np.sum(f * mag) / np.sum(mag))
 
 
 @pytest.fixture(scope="module")
@@ -102,17 +83,7 @@ def test_notes_and_a_knob_over_portaudio_and_rtmidi(jack_server, bundle):
         midi_out = c.midi_outports.register("midi_out")
         audio_in = c.inports.register("in")
 
-        @c.set_process_callback
-        def process(frames):
-            midi_out.clear_buffer()
-            if not state["armed"]:
-                return
-            pos = state["pos"]
-            state["i"] = jackutil.write_due_midi(midi_out, schedule, state["i"], pos, frames)
-            n = min(frames, rec.size - pos)
-            if n > 0:
-                rec[pos:pos + n] = audio_in.get_array()[:n]
-            state["pos"] = pos + frames
+        c.set_process_callback(play_and_record(midi_out, audio_in, schedule, rec, state))
 
         c.activate()
         before = {p.name for p in c.get_ports(is_audio=True, is_output=True)}
@@ -160,9 +131,9 @@ def test_notes_and_a_knob_over_portaudio_and_rtmidi(jack_server, bundle):
     assert rms(0.0, 0.4) < 1e-4, "sound before the first note"
     for on, off, note in ((0.5, 1.7, 60), (2.5, 3.65, 69)):
         assert rms(on + 0.1, on + 0.2) > 0.01, f"no sound after note-on {note}"
-        f0 = _f0(seg(on + 0.3, off - 0.05), rate)
-        assert f0 > 0 and abs(1200 * np.log2(f0 / _hz(note))) < 10, (note, f0)
+        pitch = f0(seg(on + 0.3, off - 0.05), rate)
+        assert pitch > 0 and abs(cents(pitch, hz(note))) < 10, (note, pitch)
     assert rms(2.1, 2.45) < 1e-4, "not silent after note-off + release"
-    before_knob, after_knob = _centroid(seg(3.0, 3.65), rate), _centroid(seg(4.3, 4.95), rate)
+    before_knob, after_knob = centroid(seg(3.0, 3.65), rate), centroid(seg(4.3, 4.95), rate)
     assert after_knob < 0.8 * before_knob, (before_knob, after_knob)
     assert rms(5.6, 6.0) < 1e-4, "not silent at the end"

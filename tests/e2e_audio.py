@@ -1,0 +1,69 @@
+"""What the live end-to-end tests share: the knob sweep they play, the JACK callback
+that plays a schedule and records, and the measures they take of the recording."""
+
+import numpy as np
+
+import jackutil
+
+__all__ = ["hz", "cents", "spectrum", "f0", "centroid", "knob_sweep", "play_and_record"]
+
+
+def hz(note):
+    """Frequency of MIDI ``note`` (A4 = 440 Hz)."""
+    return 440.0 * 2.0 ** ((note - 69) / 12.0)
+
+
+def cents(f, ref):
+    return 1200.0 * np.log2(f / ref)
+
+
+def spectrum(x, n_fft=8192):
+    """Magnitude spectrum of the first ``n_fft`` samples of ``x`` (Hann window)."""
+    return np.abs(np.fft.rfft(x[:n_fft] * np.hanning(n_fft)))
+
+
+def f0(x, rate, n_fft=8192):
+    """rtsynth's own pitch tracker on ``x`` (Hz)."""
+    from rtsynth.dsp import F0Estimator
+
+    return F0Estimator(n_fft, rate).estimate(spectrum(x, n_fft))
+
+
+def centroid(x, rate, n_fft=8192):
+    """Spectral centroid of ``x`` (Hz)."""
+    mag = spectrum(x, n_fft)
+    f = np.fft.rfftfreq(n_fft, 1 / rate)
+    return float(np.sum(f * mag) / np.sum(mag))
+
+
+def knob_sweep(start, seconds, steps, rate):
+    """[(frame, bytes)]: every knob CC 21-28 over ``seconds`` from ``start`` (s) in
+    ``steps`` + 1 steps: CC 21 (latent 0) down to 0, CC 28 (latent 7) up to 127,
+    CC 22-27 up and back to 0, so the sweep ends on timbre 7 (darker)."""
+    ev = []
+    for i in range(steps + 1):
+        t, frac = int((start + seconds * i / steps) * rate), i / steps
+        ev.append((t, bytes([0xB0, 21, int(round(127 * (1 - frac)))])))
+        ev.append((t, bytes([0xB0, 28, int(round(127 * frac))])))
+        for cc in range(22, 28):
+            ev.append((t, bytes([0xB0, cc, int(round(60 * (1 - abs(1 - 2 * frac))))])))
+    return ev
+
+
+def play_and_record(midi_out, audio_in, schedule, rec, state):
+    """A JACK process callback: once ``state["armed"]``, writes the ``schedule``'s events
+    due in each period to ``midi_out`` and records ``audio_in`` into ``rec``
+    (``state["pos"]``: samples so far; ``state["i"]``: next event)."""
+
+    def process(frames):
+        midi_out.clear_buffer()
+        if not state["armed"]:
+            return
+        pos = state["pos"]
+        state["i"] = jackutil.write_due_midi(midi_out, schedule, state["i"], pos, frames)
+        n = min(frames, rec.size - pos)
+        if n > 0:
+            rec[pos:pos + n] = audio_in.get_array()[:n]
+        state["pos"] = pos + frames
+
+    return process
