@@ -1,9 +1,11 @@
 """RTPGHI: causal phase reconstruction from magnitude frames, one frame per call."""
 
+from collections import namedtuple
+
 import numpy as np
 
 from ..errors import InputError
-from ._buckets import n_buckets
+from ._buckets import new_queues
 from ._pghi import LOG_FLOOR, count_bad, pghi_step, steady_frames
 from .stft import check_geometry
 from .windows import gaussian_gamma
@@ -43,6 +45,10 @@ class RTPGHI:
         :class:`~rtsynth.errors.InputError` (ValueError), or treat them as 0
         (for the audio thread, where raising is not an option; the number
         replaced is added to ``nonfinite_count``).
+    scratch : optional
+        Working memory from :meth:`new_scratch`, shared by instances that run
+        one after the other in one thread (a synth's voices): it then stays in
+        cache from one voice's frame to the next (default: an instance's own).
 
     Attributes
     ----------
@@ -61,7 +67,8 @@ class RTPGHI:
     call.
     """
 
-    def __init__(self, n_fft, hop, *, lookahead=0, tol=1e-5, seed=0, on_nonfinite="raise"):
+    def __init__(self, n_fft, hop, *, lookahead=0, tol=1e-5, seed=0, on_nonfinite="raise",
+                 scratch=None):
         check_geometry(n_fft, hop)
         if lookahead not in (0, 1):
             raise InputError(f"lookahead={lookahead!r}: expected 0 (causal) or 1")
@@ -85,18 +92,31 @@ class RTPGHI:
         self._ends = np.zeros(3, dtype=np.int64)
         self._tgrads = np.zeros((3, m2))
         self._phase = np.zeros(m2)
-        self._fgrad = np.zeros(m2)
-        self._done = np.zeros(m2, dtype=np.int8)
-        # two bucket queues: the integration's, and the seeds' (bins with no anchor)
-        self._heads = np.zeros((2, n_buckets(np.log(self.tol))), dtype=np.int64)
-        self._links = np.zeros(3 * m2, dtype=np.int64)
-        self._qstate = np.zeros((2, 2), dtype=np.int64)
+        if scratch is None:
+            scratch = RTPGHI.new_scratch(self.n_fft, self.tol)
+        elif not (isinstance(scratch, _Scratch) and scratch.n_bins == m2 and scratch.tol == self.tol):
+            found = (f"one for n_bins={scratch.n_bins}, tol={scratch.tol}"
+                     if isinstance(scratch, _Scratch) else f"a {type(scratch).__name__}")
+            raise InputError(f"scratch: expected RTPGHI.new_scratch(n_fft={self.n_fft}, "
+                             f"tol={self.tol}); found {found}")
+        self._fgrad, self._done = scratch.fgrad, scratch.done
+        self._heads, self._groups, self._qstate = scratch.heads, scratch.groups, scratch.qstate
+        self._links = scratch.links
         self._sign = np.where(np.arange(m2) % 2 == 0, 1.0, -1.0)
         self._rng = np.zeros(1, dtype=np.uint64)
         self._state = np.zeros(2, dtype=np.int64)
         self._mag_in = np.zeros(m2)
         self._phase0 = np.zeros(m2)
         self._warm_up()
+
+    @staticmethod
+    def new_scratch(n_fft, tol=1e-5):
+        """Per-frame working memory that instances of the same ``n_fft`` and ``tol`` can share."""
+        m2 = int(n_fft) // 2 + 1
+        # two bucket queues: the integration's, and the seeds' (bins with no anchor)
+        heads, groups, qstate = new_queues(2, np.log(tol))
+        return _Scratch(m2, float(tol), np.zeros(m2), np.zeros(m2, dtype=np.int8), heads, groups,
+                        qstate, np.zeros(3 * m2, dtype=np.int64))
 
     def reset(self):
         """Forget all previous frames (the next frame starts from silence)."""
@@ -143,7 +163,7 @@ class RTPGHI:
             self._check(mag)
         self.nonfinite_count += pghi_step(
             mag, self._mags, self._slogs, self._smaxes, self._ends, self._tgrads, self._phase, self._fgrad, self._done,
-            self._heads, self._links, self._qstate, self._sign, self._rng, self._state,
+            self._heads, self._groups, self._links, self._qstate, self._sign, self._rng, self._state,
             self._params, out)
         return out
 
@@ -218,3 +238,6 @@ class RTPGHI:
         probe = np.abs(np.cos(np.arange(self.n_bins, dtype=np.float64)))
         self.process(probe)
         self.reset()
+
+
+_Scratch = namedtuple("_Scratch", "n_bins tol fgrad done heads groups qstate links")

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..dsp import HarmonicPlacer, PartialShifter, midi_to_hz, roll_bins
+from ..dsp import HarmonicPlacer, PartialShifter, RTPGHI, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
 from .limiter import SafetyLimiter, all_finite
@@ -119,10 +119,12 @@ class CanneSynth:
         # (0, 1/2, 1/4, 3/4, ...): any first k voices are spread as evenly as k can be
         leads = [int(self.hop * _van_der_corput(i)) for i in range(int(polyphony))]
         self._adsr = [float(x) for x in adsr]
-        self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d)
-                        for d in leads]
-        self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d)
-                       for d in leads]  # stolen voices fading out
+        # voices are phased one after another: one working memory, kept in cache
+        scratch = RTPGHI.new_scratch(self.n_fft)
+        self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d,
+                              scratch) for d in leads]
+        self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d,
+                             scratch) for d in leads]  # stolen voices fading out
         # one batched inverse FFT per step: a voice makes at most 2 frames per step
         # (step <= hop, lead < hop), tails included
         n_slots = 2 * len(self._voices)

@@ -36,15 +36,19 @@ class Voice:
         load). A frame then reflects the controls ``lead`` samples earlier; as it
         depends only on sample times, not on block boundaries, renders stay
         block-size independent.
+    scratch : optional
+        :meth:`RTPGHI.new_scratch` shared by the engine's voices (they are
+        phased one after the other), so it stays in cache.
     """
 
-    def __init__(self, n_fft, hop, sample_rate, max_block, adsr=(0.005, 0.1, 0.8, 0.3), lead=0):
+    def __init__(self, n_fft, hop, sample_rate, max_block, adsr=(0.005, 0.1, 0.8, 0.3), lead=0,
+                 scratch=None):
         self.n_fft, self.hop = n_fft, hop
         if not 0 <= int(lead) < hop:
             raise InputError(f"lead={lead}: expected 0 <= lead < hop={hop}")
         self.lead = int(lead)
         n_bins = n_fft // 2 + 1
-        self.phaser = RTPGHI(n_fft, hop, on_nonfinite="zero")
+        self.phaser = RTPGHI(n_fft, hop, on_nonfinite="zero", scratch=scratch)
         self.ola = OverlapAdd(n_fft, hop)
         self.env = ADSR(sample_rate, *adsr)
         self.mag = np.zeros(n_bins)

@@ -189,3 +189,49 @@ def test_prefill_gives_the_steady_sound_from_the_first_sample(lookahead):
     assert rms.min() > 0.9 * np.median(rms) and rms.max() < 1.1 * np.median(rms)
     Y = np.abs(stft(y, n_fft, hop))[n_fft // hop:-n_fft // hop]
     assert spectral_convergence(np.tile(mag, (Y.shape[0], 1)), Y) <= -20
+
+
+def test_instances_sharing_scratch_match_separate_ones(rng):
+    # a synth's voices share one working memory; interleaved, each must still get
+    # exactly what it would alone
+    frames = rng.uniform(0.0, 1.0, (2, 8, 2049)) ** 4
+    scratch = RTPGHI.new_scratch(4096)
+    shared = [RTPGHI(4096, 512, scratch=scratch) for _ in range(2)]
+    alone = [RTPGHI(4096, 512) for _ in range(2)]
+    for i in range(8):
+        for v in range(2):
+            np.testing.assert_array_equal(shared[v].process(frames[v, i]), alone[v].process(frames[v, i]))
+
+
+def test_scratch_of_another_size_is_refused():
+    with pytest.raises(InputError, match=r"scratch: expected RTPGHI.new_scratch\(n_fft=4096, tol=1e-05\); "
+                                         r"found one for n_bins=513"):
+        RTPGHI(4096, 512, scratch=RTPGHI.new_scratch(1024))
+    with pytest.raises(InputError, match=r"found a dict"):
+        RTPGHI(4096, 512, scratch={})
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e-30, 1e30, 1e150])
+def test_output_scales_with_the_input_at_any_level(rng, scale):
+    # log magnitudes are taken relative to the frame's maximum, so a frame far outside
+    # float32's range is phased exactly as the same frame at unit scale
+    frames = rng.uniform(0.0, 1.0, (6, 2049)) ** 3
+    a, b = RTPGHI(4096, 512), RTPGHI(4096, 512)
+    for f in frames:
+        ca, cb = a.process(f), b.process(f * scale)
+        np.testing.assert_allclose(cb / scale, ca, rtol=1e-9, atol=1e-12)
+
+
+def test_onset_of_many_separate_partials(rng):
+    # every partial of an onset frame is a separate seed: the queue empties and is
+    # re-seeded once per partial (the case that needed the bucket groups)
+    ph = RTPGHI(4096, 512)
+    ph.process(np.zeros(2049))
+    mag = np.zeros(2049)
+    peaks = rng.choice(np.arange(2, 2040, 6), 200, replace=False)
+    mag[peaks] = rng.uniform(1e-4, 1.0, 200)
+    mag[peaks + 1] = mag[peaks] * 0.5
+    for _ in range(3):  # the onset, then the same frame anchored in it
+        c = ph.process(mag)
+        assert np.all(np.isfinite(c))
+        np.testing.assert_allclose(np.abs(c), mag, rtol=1e-8)
