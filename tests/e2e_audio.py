@@ -5,7 +5,7 @@ import numpy as np
 
 import jackutil
 
-__all__ = ["hz", "cents", "spectrum", "f0", "centroid", "knob_sweep", "play_and_record"]
+__all__ = ["hz", "cents", "spectrum", "f0", "centroid", "timed", "knob_sweep", "play_and_record"]
 
 
 def hz(note):
@@ -34,6 +34,19 @@ def centroid(x, rate, n_fft=8192):
     mag = spectrum(x, n_fft)
     f = np.fft.rfftfreq(n_fft, 1 / rate)
     return float(np.sum(f * mag) / np.sum(mag))
+
+
+def timed(x, rate):
+    """``(seg, rms)`` of the recording ``x``: ``seg(a, b)`` its samples from ``a`` to ``b``
+    seconds, ``rms(a, b)`` their RMS."""
+
+    def seg(a, b):
+        return x[int(a * rate):int(b * rate)]
+
+    def rms(a, b):
+        return float(np.sqrt(np.mean(seg(a, b) ** 2)))
+
+    return seg, rms
 
 
 def knob_sweep(start, seconds, steps, rate):

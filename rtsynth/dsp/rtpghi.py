@@ -102,7 +102,6 @@ class RTPGHI:
         self._fgrad, self._done = scratch.fgrad, scratch.done
         self._heads, self._groups, self._qstate = scratch.heads, scratch.groups, scratch.qstate
         self._links = scratch.links
-        self._sign = np.where(np.arange(m2) % 2 == 0, 1.0, -1.0)
         self._rng = np.zeros(1, dtype=np.uint64)
         self._state = np.zeros(2, dtype=np.int64)
         self._mag_in = np.zeros(m2)
@@ -163,7 +162,7 @@ class RTPGHI:
             self._check(mag)
         self.nonfinite_count += pghi_step(
             mag, self._mags, self._slogs, self._smaxes, self._ends, self._tgrads, self._phase, self._fgrad, self._done,
-            self._heads, self._groups, self._links, self._qstate, self._sign, self._rng, self._state,
+            self._heads, self._groups, self._links, self._qstate, self._rng, self._state,
             self._params, out)
         return out
 
@@ -206,8 +205,7 @@ class RTPGHI:
         self._phase[:] = 0.0
         self._phase0[:] = self._phase
         self.process(mag, out=out[0])
-        steady_frames(self._phase0, self._phase, self._mags[self._state[0] % 2], self._sign,
-                      out)
+        steady_frames(self._phase0, self._phase, self._mags[self._state[0] % 2], out)
         return out
 
     def flush(self, out=None):

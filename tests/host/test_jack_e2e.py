@@ -18,7 +18,7 @@ import pytest
 
 import jackutil
 from clirun import one_line_error, run_cli
-from e2e_audio import centroid, cents, f0, hz, knob_sweep, play_and_record
+from e2e_audio import centroid, cents, f0, hz, knob_sweep, play_and_record, timed
 from synth_bundles import make_synth_bundle
 
 pytestmark = pytest.mark.jack
@@ -101,11 +101,7 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
     x = rec.astype(np.float64)
     assert np.all(np.isfinite(x)) and np.max(np.abs(x)) <= 1.0
 
-    def seg(a, b):
-        return x[int(a * rate):int(b * rate)]
-
-    def rms(a, b):
-        return float(np.sqrt(np.mean(seg(a, b) ** 2)))
+    seg, rms = timed(x, rate)
 
     assert rms(0.0, 0.15) < 1e-4, "sound before the first note"
     for on, off, note in ((0.2, 1.2, 60), (2.0, 3.0, 69), (4.0, 4.9, 48)):

@@ -26,7 +26,7 @@ import pytest
 
 import jackutil
 from clirun import run_cli
-from e2e_audio import centroid, cents, f0, hz, knob_sweep, play_and_record
+from e2e_audio import centroid, cents, f0, hz, knob_sweep, play_and_record, timed
 from synth_bundles import make_synth_bundle
 
 pytestmark = pytest.mark.jack
@@ -122,11 +122,7 @@ def test_notes_and_a_knob_over_portaudio_and_rtmidi(jack_server, bundle):
     x = rec.astype(np.float64)
     assert np.all(np.isfinite(x)) and np.max(np.abs(x)) <= 1.0
 
-    def seg(a, b):
-        return x[int(a * rate):int(b * rate)]
-
-    def rms(a, b):
-        return float(np.sqrt(np.mean(seg(a, b) ** 2)))
+    seg, rms = timed(x, rate)
 
     assert rms(0.0, 0.4) < 1e-4, "sound before the first note"
     for on, off, note in ((0.5, 1.7, 60), (2.5, 3.65, 69)):
