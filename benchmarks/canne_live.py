@@ -11,7 +11,9 @@ Writes ``benchmarks/results/canne_live.json`` / ``.png`` (``canne_live_rt.*`` wi
 ``--realtime``: jackd -R, SCHED_FIFO for the server and the clients' process threads,
 as JACK runs on stage; the default ``--no-realtime`` leaves them to the ordinary
 scheduler of this shared machine).
-Usage: ``python benchmarks/canne_live.py [--model models/canne] [--voices 8 32] [--seconds 60]``
+``--precision int8`` runs the bundle's int8 variant (files ``*_int8.*``).
+Usage: ``python benchmarks/canne_live.py [--model models/canne] [--voices 8 32] [--seconds 60]
+[--hop 512] [--realtime] [--precision int8]``
 """
 
 import argparse
@@ -32,11 +34,11 @@ from soakutil import idle_run, watch_steal, with_attribution  # noqa: E402
 NAME = "rtbench"
 
 
-def run_voices(server, model, voices, seconds, hop):
+def run_voices(server, model, voices, seconds, hop, precision="fp32"):
     env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "rtsynth", "play", "canne", "--backend", "jack",
                              "--model", str(model), "--jack-name", NAME, "--voices", str(voices),
-                             "--hop", str(hop)],
+                             "--hop", str(hop), "--precision", precision],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             stdin=subprocess.DEVNULL, cwd=ROOT)
     try:
@@ -107,6 +109,8 @@ def main(argv=None):
     ap.add_argument("--voices", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--hop", type=int, default=256, help="synthesis hop passed to rtsynth play")
+    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                    help="the models rtsynth play runs (its --precision)")
     jackutil.add_realtime_option(ap)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
@@ -118,6 +122,7 @@ def main(argv=None):
     try:
         res = {"benchmark": "canne_live", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
                "block": 256, "hop": args.hop, "model": str(args.model),
+               "precision": args.precision,
                "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
                "runs": []}
         idle = idle_run(server, args.seconds)
@@ -126,7 +131,7 @@ def main(argv=None):
               f"({idle['during_steal']} while the hypervisor stalled this machine)")
         for v in args.voices:
             r = with_attribution(server, lambda: run_voices(server, args.model, v, args.seconds,
-                                                            args.hop))
+                                                            args.hop, args.precision))
             r.pop("steal")
             res["runs"].append(r)
             a = r.get("xrun_attribution", {})
@@ -142,7 +147,8 @@ def main(argv=None):
         jackutil.stop_server(server)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "canne_live_rt" if args.realtime else "canne_live"
+    stem = ("canne_live_rt" if args.realtime else "canne_live") + (
+        "" if args.precision == "fp32" else f"_{args.precision}")
     (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
     _plot(res, out / f"{stem}.png")
     print(f"wrote {out / (stem + '.json')}")
@@ -163,7 +169,8 @@ def _plot(res, path):
     ax.axhline(70, color="r", ls=":", label="70 % target")
     ax.set_xticks(list(x), [f"{r['voices']} voices\n{r['xruns']} xruns" for r in runs])
     ax.set_ylabel("DSP load, % of a 256-sample period")
-    ax.set_title(f"rtsynth play canne on JACK dummy 48 kHz/256, {runs[0]['seconds']:.0f} s")
+    ax.set_title(f"rtsynth play canne ({res.get('precision', 'fp32')}) on JACK dummy "
+                 f"48 kHz/256, {runs[0]['seconds']:.0f} s")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

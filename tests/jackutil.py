@@ -64,14 +64,19 @@ def harness_rules():
     recorders: Python callbacks) follow rtsynth's own rules: no automatic garbage
     collection (a collection holds their interpreter lock for milliseconds and
     makes them, not the client measured, miss the cycle) and a 0.5 ms switch
-    interval. The main thread may only sleep and read meanwhile."""
+    interval, and, with a real-time server, every other thread of the process just
+    below their real-time threads (:mod:`rtsynth.host.priority`). The main thread
+    may only sleep and read meanwhile."""
+    from rtsynth.host.priority import helpers_below_audio
+
     interval = sys.getswitchinterval()
     gc.collect()
     gc.freeze()
     gc.disable()
     sys.setswitchinterval(0.0005)
     try:
-        yield
+        with helpers_below_audio():
+            yield
     finally:
         sys.setswitchinterval(interval)
         gc.enable()

@@ -6,6 +6,7 @@ how to describe it in the start line. An engine with ``needs_input`` gets a
 duplex stream (JACK ``in_1``, or a PortAudio input device).
 """
 
+import contextlib
 import gc
 import os
 import sys
@@ -51,6 +52,7 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
     """
     from .interrupt import sigint_sets
     from .monitor import Monitor
+    from .priority import helpers_below_audio
     from .runtime import realtime_python
 
     out = out or sys.stdout
@@ -75,8 +77,10 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
 
     stop = threading.Event()
     try:
-        with realtime_python():
+        with realtime_python(), contextlib.ExitStack() as helpers:
             host.start()
+            # the audio thread exists now: the threads sharing its GIL go just below it
+            helpers.enter_context(helpers_below_audio())
             print(line, file=out, flush=True)
             gc.freeze()  # everything the callback touches exists now
             if performance is not None:

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from ..errors import DeviceError, InputError, ModelError
 
-__all__ = ["resolve_bundle", "play", "effect_details", "list_devices", "run_demo",
+__all__ = ["resolve_bundle", "load_instrument", "play", "effect_details", "list_devices", "run_demo",
            "choose_backend", "has_audio_output", "DemoResult", "BACKENDS", "INSTRUMENTS"]
 
 BACKENDS = ("jack", "portaudio")
 INSTRUMENTS = ("canne", "anne")
+#: ``--precision`` -> the manifest variant whose ONNX files are loaded (None: the fp32 files)
+PRECISIONS = {"fp32": None, "int8": "int8"}
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding rtsynth/ (the repo)
 
 
@@ -34,6 +36,24 @@ def resolve_bundle(instrument="canne", model=None):
     raise ModelError(f"models/{instrument} is missing: expected a trained {instrument} bundle "
                      f"folder at {looked}, found none (export one with `python -m "
                      f"export.convert ... --out models/{instrument}`, or pass --model FOLDER).")
+
+
+def load_instrument(folder, precision="fp32"):
+    """Load a bundle folder at ``precision`` ('fp32', or 'int8': the manifest's int8
+    variant, about half the decoder's time for an SC cost near 0.002; see the README).
+
+    Raises
+    ------
+    InputError
+        An unknown precision.
+    ModelError
+        The bundle breaks the contract, or its manifest lists no such variant.
+    """
+    from ..model import load_bundle
+
+    if precision not in PRECISIONS:
+        raise InputError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}.")
+    return load_bundle(folder, variant=PRECISIONS[precision])
 
 
 def choose_backend(backend=None):
@@ -65,7 +85,7 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
          device=None, input_device=None, midi_in=None, virtual_midi=False, sample_rate=None,
          block=None, hop=None, voices=8, mode="pitch", latents=None, fx=None, fx_options=None,
          performance=None, out=None, duration=None, ui=False, map_path=None, preset=None,
-         osc=None, osc_host="127.0.0.1"):
+         osc=None, osc_host="127.0.0.1", precision="fp32"):
     """Play an instrument live until Ctrl-C; return the exit status.
 
     ``instrument``: 'canne' (the synth; through the ANNe bundle ``fx`` when
@@ -78,11 +98,11 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     the performer view (:mod:`rtsynth.host.ui`) in the terminal while playing.
     ``map_path``: a mapping TOML file (default: the packaged maps); ``preset``:
     a preset name or file to start with; ``osc``: a UDP port for OSC input on
-    ``osc_host`` (see :mod:`rtsynth.host.osc`). Prints the start-up line and,
+    ``osc_host`` (see :mod:`rtsynth.host.osc`); ``precision``: 'fp32' or
+    'int8' models (see :func:`load_instrument`). Prints the start-up line and,
     at exit, the DSP load and xrun count to ``out``.
     """
     from ..engine.chain import AudioInput, Chain
-    from ..model import load_bundle
     from .effect_render import build_effect
     from .controls import build_controls
     from .live import run_live
@@ -92,7 +112,7 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
     if instrument not in INSTRUMENTS:
         raise InputError(f"instrument={instrument!r}: expected one of {', '.join(INSTRUMENTS)}.")
     folder = resolve_bundle(instrument, model)
-    bundle = load_bundle(folder)
+    bundle = load_instrument(folder, precision)
     fx_options = fx_options or {}
     backend = choose_backend(backend)
     fx_bundle = None
@@ -106,10 +126,11 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
 
         def describe(engine, name, rate, period):
             # the effect's delay is exact and in the audio graph itself: no period added
-            return latency_line(folder, name, rate, period, effect_details(engine.effect),
+            return latency_line(folder, name, rate, period,
+                                effect_details(engine.effect) + _precision(precision),
                                 engine.latency_samples)
     else:
-        fx_bundle = None if fx is None else load_bundle(fx)
+        fx_bundle = None if fx is None else load_instrument(fx, precision)
         controls = build_controls("canne", bundle.manifest, fx_bundle and fx_bundle.manifest,
                                   map_path=map_path, preset=preset)
 
@@ -123,7 +144,8 @@ def play(instrument="canne", *, model=None, backend=None, jack_name="rtsynth", c
 
         def describe(engine, name, rate, period):
             synth = getattr(engine, "source", engine)
-            details = f"synthesis hop {synth.hop}, {voices} voices, mode {synth.mode}"
+            details = (f"synthesis hop {synth.hop}, {voices} voices, mode {synth.mode}"
+                       f"{_precision(precision)}")
             if fx is not None:
                 details += f", fx {fx} ({effect_details(engine.effect)})"
             # a MIDI event waits for the next period, then the effect's delay
@@ -265,3 +287,8 @@ def run_demo(out_dir="out", model=None, force_render=False, listen=True, out=Non
            f"({folder}) to {r.out_path} ({r.seconds:.1f} s at {rate} Hz).")
     print(msg, file=out)
     return DemoResult("rendered", r.out_path, msg)
+
+
+def _precision(precision):
+    """The start line's note of a non-default model precision."""
+    return "" if precision == "fp32" else f", {precision} models"
