@@ -15,8 +15,10 @@ baseline.
 Target (issue 6): with ``--ui``, DSP load change <= 10 % and no extra xruns
 over 60 s at 48 kHz / 256.
 
-Writes ``benchmarks/results/ui_cost.json`` / ``.png``.
-Usage: ``python benchmarks/ui_cost.py [--seconds 60] [--voices 8] [--repeats 1]``
+Writes ``benchmarks/results/ui_cost.json`` / ``.png`` (``ui_cost_rt.*`` with
+``--realtime``: jackd -R, SCHED_FIFO for the server and the clients' process
+threads, as JACK runs on stage).
+Usage: ``python benchmarks/ui_cost.py [--seconds 60] [--voices 8] [--repeats 1] [--realtime]``
 """
 
 import argparse
@@ -137,6 +139,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=1,
                     help="pairs of runs (alternating order); default 1")
+    jackutil.add_realtime_option(ap)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     if not (Path(args.model) / "manifest.json").is_file():
@@ -147,7 +150,7 @@ def main(argv=None):
         print("ui_cost: expected `script` (util-linux) for the view's pseudo-terminal, found "
               "none", file=sys.stderr)
         return 1
-    server = jackutil.start_server(rate=48000, blocksize=256)
+    server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
     runs = []
     try:
         idle = idle_baseline(server, args.seconds)
@@ -164,6 +167,7 @@ def main(argv=None):
     res = {"benchmark": "ui_cost", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
            "block": 256, "voices": args.voices, "seconds": args.seconds,
            "repeats": args.repeats, "model": str(args.model),
+           "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
            "command": "python benchmarks/ui_cost.py " + " ".join(argv or sys.argv[1:]),
            "runs": runs, **summarise(runs, idle)}
     c = res["change"]
@@ -172,9 +176,10 @@ def main(argv=None):
           f"{c['view_cpu_seconds']:.1f} s; target {'met' if res['met'] else 'NOT met'}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ui_cost.json").write_text(json.dumps(res, indent=1))
-    _plot(res, out / "ui_cost.png")
-    print(f"wrote {out / 'ui_cost.json'}")
+    stem = "ui_cost_rt" if args.realtime else "ui_cost"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    _plot(res, out / f"{stem}.png")
+    print(f"wrote {out / (stem + '.json')}")
     return 0
 
 
