@@ -17,9 +17,10 @@ import numpy as np
 from ..dsp import HarmonicPlacer, PartialShifter, RTPGHI, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
+from .bank import VoiceBank, emit, plan
 from .limiter import SafetyLimiter, all_finite
 from .smoothing import one_pole_alpha, smooth_step
-from .voice import Voice
+from .voice import Voice, fifo_length
 
 __all__ = ["CanneSynth", "MODES", "START_SLOT", "STARTS_PER_SLOT", "DEFAULT_REDUNDANCY"]
 
@@ -121,17 +122,17 @@ class CanneSynth:
         self._adsr = [float(x) for x in adsr]
         # voices are phased one after another: one working memory, kept in cache
         scratch = RTPGHI.new_scratch(self.n_fft)
-        self._voices = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d,
-                              scratch) for d in leads]
-        self._tails = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d,
-                             scratch) for d in leads]  # stolen voices fading out
+        # voices, then the stolen voices fading out (tails): one row each of the bank
+        n_slots = 2 * len(leads)
+        self._bank = VoiceBank(n_slots, fifo_length(self.hop, self.max_block))
+        slots = [Voice(self.n_fft, self.hop, self.sample_rate, self.max_block, adsr, d, scratch,
+                       self._bank, i) for i, d in enumerate(leads + leads)]
+        self._by_slot = slots
+        self._voices, self._tails = slots[:len(leads)], slots[len(leads):]
         # one batched inverse FFT per step: a voice makes at most 2 frames per step
         # (step <= hop, lead < hop), tails included
-        n_slots = 2 * len(self._voices)
         self._spectra = np.zeros((2 * n_slots, m.n_bins), np.complex128)
         self._frames = np.zeros((2 * n_slots, self.n_fft))
-        self._playing = [None] * n_slots
-        self._due = [0] * n_slots
         self._ages = 0
         self._starts = 0  # voice starts in the current start slot
         self._pending = np.zeros((128, 2), np.int64)  # deferred (note, velocity)
@@ -359,40 +360,40 @@ class CanneSynth:
 
     # ----------------------------------------------------------- helpers --
     def _render_voices(self, mix):
-        """Every active voice's next ``len(mix)`` samples, added into ``mix``.
+        """Every sounding voice's next ``len(mix)`` samples, added into ``mix``.
 
-        Each voice's due frames are phased in order (their magnitudes made at
-        frame time), then one batched inverse FFT serves them all.
+        One kernel finds the sounding voices and their due frames; those
+        frames are phased in order (their magnitudes made at frame time), one
+        batched inverse FFT serves them all, and one kernel envelopes and mixes
+        every voice (:mod:`rtsynth.engine.bank`).
         """
-        step = mix.shape[0]
-        playing = self._playing
-        n_playing = rows = 0
-        for v in self._voices:
-            if v.active:
-                playing[n_playing] = v
-                n_playing += 1
-        for v in self._tails:
-            if v.active:
-                playing[n_playing] = v
-                n_playing += 1
-        due = self._due
-        for i in range(n_playing):
-            v = playing[i]
-            k = due[i] = v.frames_due(step)
-            for _ in range(k):
-                self._make_mag(v)
-                v.phase_frame(self._spectra[rows])
-                rows += 1
+        bank, by_slot = self._bank, self._by_slot
+        playing, due = bank.playing, bank.due
+        k = plan(bank.env_state, bank.pos, bank.fifo, bank.lead, self.hop, mix.shape[0],
+                 playing, due)
+        rows = 0
+        for i in range(k):
+            if due[i]:
+                v = by_slot[playing[i]]
+                for _ in range(due[i]):
+                    self._make_mag(v)
+                    v.phase_frame(self._spectra[rows])
+                    rows += 1
         if rows:
             np.fft.irfft(self._spectra[:rows], n=self.n_fft, axis=1, out=self._frames[:rows])
-        rows = 0
-        for i in range(n_playing):
-            v = playing[i]
-            for _ in range(due[i]):
-                v.add_frame(self._frames[rows])
-                rows += 1
-            v.emit(mix)
-            playing[i] = None
+            rows = 0
+            for i in range(k):
+                if due[i]:
+                    v = by_slot[playing[i]]
+                    for _ in range(due[i]):
+                        v.add_frame(self._frames[rows])
+                        rows += 1
+        if emit(mix, playing, k, bank.fifo, bank.pos, bank.env_state, bank.env_params,
+                bank.gain):
+            for i in range(k):
+                v = by_slot[playing[i]]
+                if not v.active:
+                    v.note = -1
 
     def _start_slot(self):
         """Start slot boundary: a fresh budget of starts, the deferred notes first."""

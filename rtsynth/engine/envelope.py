@@ -3,13 +3,15 @@
 import numpy as np
 from numba import njit
 
-__all__ = ["ADSR", "MIN_RAMP_S"]
+__all__ = ["ADSR", "MIN_RAMP_S", "env_step", "IDLE"]
 
 #: shortest attack/release ramp: long enough to never click, short enough (<= 3 ms)
 #: that an attack of 0 still sounds immediate
 MIN_RAMP_S = 0.002
 
 _IDLE, _ATTACK, _DECAY, _SUSTAIN, _RELEASE = 0, 1, 2, 3, 4
+#: the stage of a silent envelope (``state[0]``), for kernels reading many at once
+IDLE = _IDLE
 
 
 class ADSR:
@@ -23,13 +25,18 @@ class ADSR:
         Seconds; attack and release are at least :data:`MIN_RAMP_S`.
     sustain : float
         Level 0..1 held after the decay.
+    state, params : ndarray, shape (3,) and (4,), float64, optional
+        Storage for the state (stage, level, release step) and the per-sample
+        steps, e.g. a row of a :class:`~rtsynth.engine.bank.VoiceBank`, whose
+        kernel renders many envelopes in one call.
     """
 
-    def __init__(self, sample_rate, attack=0.005, decay=0.1, sustain=0.8, release=0.3):
+    def __init__(self, sample_rate, attack=0.005, decay=0.1, sustain=0.8, release=0.3, *,
+                 state=None, params=None):
         self.sample_rate = float(sample_rate)
-        # state: [stage, level, release step]
-        self._state = np.zeros(3)
-        self._params = np.zeros(4)
+        self._state = np.zeros(3) if state is None else state
+        self._params = np.zeros(4) if params is None else params
+        self._state[:] = 0.0
         self.set(attack, decay, sustain, release)
 
     def set(self, attack, decay, sustain, release):
@@ -71,24 +78,30 @@ class ADSR:
         return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def env_step(stage, level, rstep, params):
+    """One sample of the envelope: the next (stage, level)."""
+    if stage == _ATTACK:
+        level += params[0]
+        if level >= 1.0:
+            level, stage = 1.0, _DECAY
+    elif stage == _DECAY:
+        level -= params[1]
+        if level <= params[2]:
+            level, stage = params[2], _SUSTAIN
+    elif stage == _SUSTAIN:
+        level = params[2]
+    elif stage == _RELEASE:
+        level -= rstep
+        if level <= 0.0:
+            level, stage = 0.0, _IDLE
+    return stage, level
+
+
 @njit(cache=True, nogil=True)
 def _render(state, params, out):
     stage, level, rstep = int(state[0]), state[1], state[2]
-    a, d, s = params[0], params[1], params[2]
     for i in range(out.shape[0]):
-        if stage == _ATTACK:
-            level += a
-            if level >= 1.0:
-                level, stage = 1.0, _DECAY
-        elif stage == _DECAY:
-            level -= d
-            if level <= s:
-                level, stage = s, _SUSTAIN
-        elif stage == _SUSTAIN:
-            level = s
-        elif stage == _RELEASE:
-            level -= rstep
-            if level <= 0.0:
-                level, stage = 0.0, _IDLE
+        stage, level = env_step(stage, level, rstep, params)
         out[i] = level
     state[0], state[1] = stage, level
