@@ -153,9 +153,10 @@ def response(canne, anne):
             y = render([(0, (0xB0, cc, v0)), (T0, (0xB0, cc, v1))])
             t10, t90, t, p = reach(y, kind)
             engine90 = max(0.0, t90 - ideal90)
-            # a gain moves along a ramp of RAMP_SAMPLES at the least (no click): that is
-            # its smoothing when the mapping asks for none
-            smoothing_ms = 1000 * smooth if kind == "spectral" else max(1000 * smooth, ramp_ms)
+            # a gain moves along a ramp of RAMP_SAMPLES at the least (no click), and a
+            # spectrum that jumps crossfades over the same ramp: that is the smoothing
+            # when the mapping asks for none
+            smoothing_ms = max(1000 * smooth, ramp_ms)
             target = block_ms + smoothing_ms
             res.append({"param": name, "smooth_s": smooth, "measure": kind,
                         "cc": [v0, v1], "reach10_ms": round(t10, 1), "reach90_ms": round(t90, 1),

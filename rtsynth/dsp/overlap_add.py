@@ -117,6 +117,43 @@ class OverlapAdd:
         _accumulate_emit_shift(self._acc, frame, self._window, self._inv_norm, out)
         return out
 
+    def rebuild(self, frames, recent, ramp):
+        """Redo the overlap-add with new versions of the last frames, crossfading into them.
+
+        When a spectral parameter jumps, the frames already added keep the old
+        spectrum for up to ``n_fft`` samples, so the change would fade in over
+        the whole window (93 ms for CANNe). Instead the accumulator, and the
+        samples returned but not yet played, become what they would be had
+        ``frames`` been added in place of the last ``k`` frames; the not yet
+        played samples move from their old to their new values over ``ramp``
+        samples (a click-free crossfade), so the change is heard at once.
+
+        Parameters
+        ----------
+        frames : ndarray, shape (k, n_fft), float64
+            The new versions of the last ``k`` frames added, inverse-transformed,
+            oldest first (the last is the latest). ``k`` must reach back to
+            every frame still in the accumulator and in ``recent``: ``k >=
+            n_fft/hop + ceil(len(recent)/hop)``, or every frame since ``reset``.
+        recent : ndarray, shape (L,), float64
+            The last ``L`` samples this overlap-add returned, oldest first,
+            still to be played; crossfaded in place.
+        ramp : int
+            Crossfade length in samples, counted from ``recent[0]`` (the next
+            sample played).
+
+        Returns
+        -------
+        ndarray
+            ``recent``.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim != 2 or frames.shape[1] != self.n_fft:
+            raise InputError(
+                f"frames.shape={frames.shape}: expected (k, {self.n_fft}) time-domain frames")
+        _rebuild(self._acc, frames, self._window, self._inv_norm, recent, int(ramp))
+        return recent
+
 
 @njit(cache=True, nogil=True)
 def _prime(acc, frames, window, hop):
@@ -145,3 +182,33 @@ def _accumulate_emit_shift(acc, frame, window, inv_norm, out):
         acc[i] = acc[i + hop]
     for i in range(n - hop, n):
         acc[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _rebuild(acc, frames, window, inv_norm, recent, ramp):
+    # frame j (age a = k-1-j; a = 0 the latest) has its sample q at acc[q - (a+1)*hop]
+    # (acc[0] is the last sample returned), and the sample returned d samples before
+    # the end (d = 1 the last) is its sample q = (a+1)*hop + 1 - d, returned
+    # divided by inv_norm's entry (hop - d) % hop
+    n = acc.shape[0]
+    k = frames.shape[0]
+    hop = inv_norm.shape[0]
+    m = recent.shape[0]
+    for i in range(n):
+        new = 0.0
+        for j in range(k):
+            q = i + (k - j) * hop
+            if q < n:
+                new += frames[j, q] * window[q]
+        r = min(1.0, (m + i) / ramp) if ramp > 0 else 1.0
+        acc[i] = acc[i] * (1.0 - r) + new * r
+    for t in range(m):
+        d = m - t
+        new = 0.0
+        for j in range(k):
+            q = (k - j) * hop + 1 - d
+            if 0 <= q < n:
+                new += frames[j, q] * window[q]
+        new *= inv_norm[(hop - d) % hop]
+        r = min(1.0, (t + 1.0) / ramp) if ramp > 0 else 1.0
+        recent[t] = recent[t] * (1.0 - r) + new * r

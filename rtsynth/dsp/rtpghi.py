@@ -3,6 +3,7 @@
 from collections import namedtuple
 
 import numpy as np
+from numba import njit
 
 from ..errors import InputError
 from ._buckets import new_queues
@@ -106,6 +107,7 @@ class RTPGHI:
         self._state = np.zeros(2, dtype=np.int64)
         self._mag_in = np.zeros(m2)
         self._phase0 = np.zeros(m2)
+        self._anchor = np.zeros(m2)
         self._warm_up()
 
     @staticmethod
@@ -166,7 +168,7 @@ class RTPGHI:
             self._params, out)
         return out
 
-    def prefill(self, mag, out):
+    def prefill(self, mag, out, keep_phase=False):
         """Phase ``len(out)`` frames of an unchanging magnitude as if it had always been there.
 
         Used at a note onset: overlap-adding these frames gives the steady
@@ -179,6 +181,13 @@ class RTPGHI:
         ----------
         mag : ndarray, shape (n_fft//2 + 1,)
         out : ndarray, shape (k, n_fft//2 + 1), complex128, k >= 1
+        keep_phase : bool
+            Redo the last ``k`` frames instead of starting afresh: the last
+            frame keeps the phase the last frame phased had, the earlier ones
+            step back from it at ``mag``'s own rates. A sound whose spectrum
+            jumps (a synth's knob) is then re-made with partials that stay
+            in phase with what was playing, so crossfading into it does not
+            cancel them.
 
         Returns
         -------
@@ -194,6 +203,9 @@ class RTPGHI:
                 f"frame of {self.n_bins} bins")
         if self.on_nonfinite == "raise":
             self._check(mag)
+        replaced = self.nonfinite_count
+        if keep_phase:
+            self._anchor[:] = self._phase
         self.reset()
         # a steady history: one step fills frame n's log magnitude and tgrad;
         # copying them over the older slots makes frames n-2 and n-1 equal to it
@@ -205,6 +217,9 @@ class RTPGHI:
         self._phase[:] = 0.0
         self._phase0[:] = self._phase
         self.process(mag, out=out[0])
+        if keep_phase:
+            self.nonfinite_count += replaced
+            _end_at(self._phase0, self._phase, self._anchor, out.shape[0])
         steady_frames(self._phase0, self._phase, self._mags[self._state[0] % 2], out)
         return out
 
@@ -239,3 +254,12 @@ class RTPGHI:
 
 
 _Scratch = namedtuple("_Scratch", "n_bins tol fgrad done heads groups qstate links")
+
+
+@njit(cache=True, nogil=True)
+def _end_at(phase0, phase1, last, k):
+    # shift the steady run phase0 -> phase1 (one frame's step) so its k-th frame is `last`
+    for m in range(phase0.shape[0]):
+        step = phase1[m] - phase0[m]
+        phase0[m] = last[m] - k * step
+        phase1[m] = phase0[m] + step

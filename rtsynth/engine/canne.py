@@ -13,16 +13,17 @@ render is sample-identical whatever the block sizes.
 import math
 
 import numpy as np
+from numba import njit
 
 from ..dsp import HarmonicPlacer, PartialShifter, RTPGHI, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
 from .bank import VoiceBank, emit, plan
 from .limiter import SafetyLimiter, all_finite
-from .smoothing import one_pole_alpha, smooth_step
+from .smoothing import RAMP_SAMPLES, one_pole_alpha, smooth_step
 from .voice import Voice, fifo_length
 
-__all__ = ["CanneSynth", "MODES", "START_SLOT", "STARTS_PER_SLOT", "DEFAULT_REDUNDANCY"]
+__all__ = ["CanneSynth", "MODES", "START_SLOT", "STARTS_PER_SLOT", "DEFAULT_REDUNDANCY", "JUMP"]
 
 #: note -> sound modes: the played pitch, or the thesis' integer bin roll
 MODES = ("pitch", "shift", "shift-nowrap")
@@ -38,6 +39,14 @@ DEFAULT_REDUNDANCY = 8
 #: not on blocks, so offline and live stay identical at any block size.
 START_SLOT = 256
 STARTS_PER_SLOT = 4
+#: a latent move that changes the decoded spectrum by at least this much (L2 distance
+#: of the two spectra at equal RMS, 0..sqrt(2)) is a jump: the sounding voices move to
+#: the new spectrum at once (``Voice.respectrum``: about a prefill's cost each, so it
+#: shares the starts' budget) instead of fading it in over the synthesis window (93 ms
+#: for CANNe). One CC step of a latent typically moves the spectrum by 0.02-0.03, eight
+#: steps by 0.15-0.25 (models/canne): a knob turned at a playing speed glides through
+#: the window's crossfade, a twist, a preset or a CC jump is heard within a ramp.
+JUMP = 0.2
 
 
 class CanneSynth:
@@ -138,6 +147,15 @@ class CanneSynth:
         self._pending = np.zeros((128, 2), np.int64)  # deferred (note, velocity)
         self._n_pending = 0
         self._mix = np.zeros(self.max_block)
+        self._moved = False  # a latent target was set since the last step began
+        self._checked = False  # the decoder ran since the last control tick
+        self._jump = 0  # latent jumps so far; a voice is up to date at v.jump_seen == _jump
+        self._stale = False  # a voice still sounds the spectrum before the last jump
+        self.jumps = 0  # voices moved at once to a jumped spectrum (diagnostics, tests)
+        k = self._voices[0].respectrum_frames
+        self._jump_spectra = np.zeros((k, m.n_bins), np.complex128)
+        self._jump_times = np.zeros((k, self.n_fft))
+        self._decoded = np.zeros(m.n_bins)
         self._limiter = SafetyLimiter(self.sample_rate)
         self._clock = 0  # samples produced since reset; control ticks at multiples of hop
         self._make_mag = self._voice_mag
@@ -235,14 +253,17 @@ class CanneSynth:
             raise InputError(f"latents={values.tolist()!r}: expected "
                              f"{self._target.size} finite values")
         np.clip(values, self._lo, self._hi, out=self._target)
+        self._moved = True
 
     def set_latent(self, index, value):
         """Set one target latent in latent units (clipped to its range)."""
         self._target[index] = min(self._hi[index], max(self._lo[index], value))
+        self._moved = True
 
     def set_latent_normalized(self, index, value01):
         """Set one latent from a 0..1 control value mapped onto its manifest range."""
         self._target[index] = self._lo[index] + (self._hi[index] - self._lo[index]) * value01
+        self._moved = True
 
     def note_on(self, note, velocity):
         """Start ``note`` (MIDI 0..127) at ``velocity`` (1..127) at the current sample.
@@ -264,6 +285,7 @@ class CanneSynth:
         voice.mag_key = None
         self._voice_mag(voice, note)
         self._ages += 1
+        voice.jump_seen = self._jump
         voice.start(note, (velocity / 127.0) ** self.velocity_curve, self._ages)
 
     def note_off(self, note):
@@ -334,6 +356,9 @@ class CanneSynth:
         roll_bins(base, 1, False, out)
         self._placer.render(1.0, out)
         self._f0_est.estimate(base)
+        _relative_change(base, base)
+        probe = Voice(8, 2, self.sample_rate, 4)  # a throwaway voice: the jump's kernels
+        probe.respectrum(np.zeros((6, 5), np.complex128), np.zeros((6, 8)), RAMP_SAMPLES)
 
     # ------------------------------------------------------------- audio --
     def process(self, out):
@@ -348,6 +373,10 @@ class CanneSynth:
                 self._start_slot()
             if clock % self.hop == 0:
                 self._tick()
+            elif self._moved:
+                self._check_jump()
+            if self._stale:
+                self._follow_jump()
             step = min(n - done, self.hop - clock % self.hop, START_SLOT - clock % START_SLOT)
             mix = self._mix[:step]
             mix[:] = 0.0
@@ -404,19 +433,53 @@ class CanneSynth:
             for i in range(n):
                 self.note_on(int(self._pending[i, 0]), int(self._pending[i, 1]))
 
+    def _check_jump(self):
+        """A latent target was set between ticks: apply it now if the decoder has not
+        run since the last tick (a jump is then heard from its own sample), else at
+        the next tick (a knob's stream of CCs costs one decode per tick, as before)."""
+        if self._alpha < 1.0:
+            self._moved = False  # a smoothing was asked for: the ticks glide it
+        elif not self._checked:
+            self._moved = False
+            self._checked = self._apply_latents()
+
+    def _apply_latents(self):
+        """Latents one (smoothing) step on; decode if they moved (a jump if it is one).
+        Returns True if the decoder ran."""
+        if not smooth_step(self._z, self._target, self._alpha):
+            return False
+        if self._decode() >= JUMP and self._alpha == 1.0:
+            self._jump += 1
+            self._stale = True
+        return True
+
+    def _follow_jump(self):
+        """Move sounding voices to the jumped spectrum, within the slot's budget of starts."""
+        for v in self._voices:
+            if v.jump_seen != self._jump and v.active:
+                if self._starts >= STARTS_PER_SLOT:
+                    return  # the rest at the next slot (meanwhile they fade in as usual)
+                self._starts += 1
+                self.jumps += 1
+                self._make_mag(v)
+                v.respectrum(self._jump_spectra, self._jump_times, RAMP_SAMPLES)
+            v.jump_seen = self._jump
+        self._stale = False
+
     def _tick(self):
         """Control tick (every hop samples): latent smoothing, decoding."""
-        if smooth_step(self._z, self._target, self._alpha):
-            self._decode()
+        self._moved = False  # the tick reads the targets itself
+        self._checked = self._apply_latents()
 
     #: decoder runs whose output held NaN/Inf (those frames were silenced); the host's
     #: monitor thread reads it and says so once (the audio thread never prints)
     model_nonfinite = 0
 
     def _decode(self):
+        """Decode ``_z`` into the base spectrum; return how far it moved (see :data:`JUMP`)."""
         self._decoder.input[0] = self._z
         mag = self._decoder.run()[0]
-        base = self._base
+        base, new = self._base, self._decoded
         if not all_finite(mag):
             # the model broke down at these latents: every voice shares this frame, so
             # silence it (not a spectrum with holes); sound returns when the latents move
@@ -424,18 +487,21 @@ class CanneSynth:
             base[:] = 0.0
             self._f0 = 0.0
             self._base_version += 1
-            return
-        base[:] = mag
-        np.maximum(base, 0.0, out=base)
+            return 0.0
+        new[:] = mag
+        np.maximum(new, 0.0, out=new)
         # scale so a voice has RMS `level`: Parseval over the Hann-windowed frame
-        energy = float(np.dot(base, base))
+        energy = float(np.dot(new, new))
         rms = math.sqrt(16.0 * energy / (3.0 * self.manifest.n_fft ** 2)) if energy > 0 else 0.0
         if rms > 0:
-            base *= self.level / rms
+            new *= self.level / rms
+        change = _relative_change(new, base)
+        base[:] = new
         self._f0 = self._f0_est.estimate(base) if self.mode == "pitch" else 0.0
         if self._f0 > 0:
             self._placer.analyze(base, self._f0 * self.n_fft / self.manifest.sample_rate)
         self._base_version += 1
+        return change
 
     def _voice_mag(self, voice, note=None):
         """Refresh ``voice.mag`` from the base spectrum if anything it depends on moved."""
@@ -485,6 +551,19 @@ class CanneSynth:
         self._voices[i], self._tails[j] = tail, victim
         tail.kill()
         return tail
+
+
+@njit(cache=True, nogil=True)
+def _relative_change(new, old):
+    """``|new - old| / |old|`` (L2); 0 when both are silent, inf from silence."""
+    d = 0.0
+    o = 0.0
+    for i in range(new.shape[0]):
+        d += (new[i] - old[i]) ** 2
+        o += old[i] ** 2
+    if o == 0.0:
+        return 0.0 if d == 0.0 else np.inf
+    return math.sqrt(d / o)
 
 
 def _van_der_corput(i):

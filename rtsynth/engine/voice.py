@@ -68,8 +68,14 @@ class Voice:
                         params=bank.env_params[slot])
         self.mag = np.zeros(n_bins)
         self.mag_key = None  # what `mag` was made from (the engine's cache key)
-        self._prefill = np.zeros((-(-n_fft // hop), n_bins), np.complex128)
-        self._prefill_time = np.zeros((self._prefill.shape[0], n_fft))
+        n_prefill = -(-n_fft // hop)
+        self._prefill = np.zeros((n_prefill, n_bins), np.complex128)
+        self._prefill_time = np.zeros((n_prefill, n_fft))
+        #: frames `respectrum` redoes: a window's worth and two more, so that they reach
+        #: back over the FIFO's unplayed samples too
+        self.respectrum_frames = n_prefill + 2
+        #: samples before the FIFO's end that `respectrum` redoes exactly
+        self.max_recent = (self.respectrum_frames + 1) * hop - n_fft + 1
         self._fifo = bank.fifo[slot]
         self._pos = bank.pos[slot]  # read, fill
         self.note = -1
@@ -77,6 +83,7 @@ class Voice:
         self.age = 0  # note-on order, for stealing the oldest
         self.held = False  # key down (or sustained by the pedal)
         self.sustained = False
+        self.jump_seen = 0  # the engine's latent jumps this voice's spectrum has followed
 
     @property
     def active(self):
@@ -115,6 +122,30 @@ class Voice:
     def phase_frame(self, out):
         """Phase ``mag`` (the next frame's magnitude) into the complex frame ``out``."""
         self.phaser.process(self.mag, out=out)
+
+    def respectrum(self, spectra, times, ramp):
+        """Move the sound to ``mag`` now, crossfading over ``ramp`` samples.
+
+        The frames still overlapping the unplayed output are made again as a
+        steady run of ``mag`` whose last frame keeps the phases of the last one
+        played (:meth:`~rtsynth.dsp.RTPGHI.prefill` with ``keep_phase``), and
+        overlap-added in place of the old ones
+        (:meth:`~rtsynth.dsp.OverlapAdd.rebuild`): what a note-on's prefill
+        does for a new note, done for a sounding one, with its partials in phase.
+
+        Parameters
+        ----------
+        spectra : ndarray, shape (respectrum_frames, n_bins), complex128
+        times : ndarray, shape (respectrum_frames, n_fft), float64
+            Working memory (the engine's, shared by its voices).
+        ramp : int
+            Crossfade length in samples.
+        """
+        self.phaser.prefill(self.mag, out=spectra, keep_phase=True)
+        np.fft.irfft(spectra, n=self.n_fft, axis=1, out=times)
+        read, fill = int(self._pos[0]), int(self._pos[1])
+        # only the last max_recent samples can be redone (a FIFO holds fewer)
+        self.ola.rebuild(times, self._fifo[max(read, fill - self.max_recent):fill], ramp)
 
     def add_frame(self, frame):
         """Overlap-add the next frame, already inverse-transformed (``n_fft`` samples),

@@ -191,6 +191,25 @@ def test_prefill_gives_the_steady_sound_from_the_first_sample(lookahead):
     assert spectral_convergence(np.tile(mag, (Y.shape[0], 1)), Y) <= -20
 
 
+def test_prefill_keeping_the_phase_redoes_the_last_frames_in_phase():
+    """A spectrum that jumps is re-made ending on the phase of the last frame played;
+    partials at the same frequencies then have the phases the old frames had."""
+    n_fft, hop = 4096, 512
+    x = tone_with_fades(seconds=2.0)
+    S = np.abs(stft(x, n_fft, hop))
+    ph = RTPGHI(n_fft, hop)
+    played = np.array([ph.process(S[100]).copy() for _ in range(20)])
+    other = S[100] * np.linspace(2.0, 0.5, S.shape[1])  # another timbre, same partials
+    k = n_fft // hop + 2
+    redo = ph.prefill(other, out=np.empty((k, S.shape[1]), complex), keep_phase=True)
+    np.testing.assert_allclose(np.abs(redo), np.tile(other, (k, 1)), rtol=1e-12, atol=1e-12)
+    loud = S[100] > 0.1 * S[100].max()
+    turn = np.angle(redo[:, loud] / played[-k:, loud])
+    assert np.abs(turn).max() < 0.05
+    fresh = RTPGHI(n_fft, hop).prefill(other, out=np.empty((k, S.shape[1]), complex))
+    assert np.abs(np.angle(fresh[:, loud] / played[-k:, loud])).max() > 1.0
+
+
 def test_instances_sharing_scratch_match_separate_ones(rng):
     # a synth's voices share one working memory; interleaved, each must still get
     # exactly what it would alone

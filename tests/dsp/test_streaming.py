@@ -128,3 +128,37 @@ def test_prime_leaves_the_state_process_would(rng):
     a.process(X[7:12])
     b.prime(X[7:12])
     np.testing.assert_allclose(a.process(X[12:20]), b.process(X[12:20]), atol=1e-12)
+
+
+@pytest.mark.parametrize("n_fft, hop", GEOMETRIES)
+def test_rebuild_with_the_frames_added_changes_nothing(rng, n_fft, hop):
+    X = stft(rng.standard_normal(20 * hop + n_fft), n_fft, hop)
+    ola = OverlapAdd(n_fft, hop)
+    out = ola.process(X[:16])
+    k = -(-n_fft // hop) + 2
+    acc, recent = ola._acc.copy(), out[-2 * hop - 3:].copy()
+    frames = np.fft.irfft(X[16 - k:16], n=n_fft, axis=1)
+    assert ola.rebuild(frames, recent, 128) is recent
+    np.testing.assert_allclose(recent, out[-2 * hop - 3:], atol=1e-12)
+    np.testing.assert_allclose(ola._acc, acc, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_fft, hop", GEOMETRIES)
+def test_rebuild_is_the_overlap_add_the_new_frames_would_have_made(rng, n_fft, hop):
+    """The last k frames replaced: the unplayed samples crossfade, over the ramp, from
+    what the old frames made to what the new ones make, and everything after is
+    exactly what an overlap-add fed the new frames all along returns."""
+    old = stft(rng.standard_normal(24 * hop + n_fft), n_fft, hop)
+    new = stft(rng.standard_normal(24 * hop + n_fft), n_fft, hop)
+    k = -(-n_fft // hop) + 2
+    a, b = OverlapAdd(n_fft, hop), OverlapAdd(n_fft, hop)
+    played = a.process(old[:16])
+    reference = b.process(np.concatenate([old[:16 - k], new[16 - k:16]]))
+    ramp, m = 100, 2 * hop + 3
+    recent = played[-m:].copy()
+    a.rebuild(np.fft.irfft(new[16 - k:16], n=n_fft, axis=1), recent, ramp)
+    r = np.minimum(1.0, np.arange(1, m + 1) / ramp)
+    np.testing.assert_allclose(recent, (1 - r) * played[-m:] + r * reference[-m:], atol=1e-12)
+    np.testing.assert_allclose(a.process(new[16:24]), b.process(new[16:24]), atol=1e-12)
+    with pytest.raises(InputError, match=r"frames.shape=\(3, 7\): expected \(k, "):
+        a.rebuild(np.zeros((3, 7)), recent, ramp)

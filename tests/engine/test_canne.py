@@ -7,6 +7,7 @@ import pytest
 
 from rtsynth.dsp import F0Estimator, hz_to_midi, stft
 from rtsynth.engine import CanneSynth, render_with_events
+from rtsynth.engine.canne import START_SLOT, STARTS_PER_SLOT
 from rtsynth.errors import InputError
 from rtsynth.model import load_bundle
 from synth_bundles import make_synth_bundle
@@ -81,8 +82,9 @@ def test_shift_mode_rolls_the_spectrum_by_bins(bundle):
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.05])
 def test_latent_knob_moves_the_spectrum_without_steps(bundle, smoothing):
-    """A latent jump, with no smoothing of the engine's own (the default) too: the frames'
-    overlap-add crossfades it."""
+    """A latent jump, with no smoothing of the engine's own (the default) too: without
+    smoothing the voices crossfade into the new spectrum over a ramp, with it the
+    ticks glide it; either way no step shows."""
     synth = CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[0], smoothing=smoothing)
     x = play(synth, [(0.0, ("note_on", 60, 100)), (0.5, ("latent", 0, 0.0)),
                      (0.5, ("latent", 5, 1.0))], 1.5)
@@ -93,6 +95,76 @@ def test_latent_knob_moves_the_spectrum_without_steps(bundle, smoothing):
     # smoothed: no frame-to-frame jump bigger than a tenth of the total change
     steps = np.linalg.norm(np.diff(S[85:200], axis=0), axis=1) / np.linalg.norm(before)
     assert steps.max() < 0.1 * change + 0.05
+
+
+def _spectrum(x, start, n=2048):
+    seg = x[start:start + n].astype(np.float64) * np.hanning(n)
+    mag = np.abs(np.fft.rfft(seg))
+    return mag / np.linalg.norm(mag)
+
+
+@pytest.mark.parametrize("offset", [0, 37, 300])
+def test_a_latent_jump_is_heard_within_the_ramp(bundle, offset):
+    """Timbre 0 -> timbre 5 at a sample inside a block: one ramp (128 samples) later
+    the sound has the new spectrum, not the old one faded in over the 93 ms window."""
+    t0 = int(0.5 * SR) + offset
+    events = [(0, ("note_on", 60, 100)), (t0, ("latent", 0, 0.0)), (t0, ("latent", 5, 1.0))]
+    synth = CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[0])
+    x = np.zeros(int(0.8 * SR), np.float32)
+    render_with_events(synth, x, events, block=256)
+    assert synth.jumps == 1
+    steady = np.zeros(int(0.5 * SR), np.float32)
+    render_with_events(CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[5]), steady,
+                       [(0, ("note_on", 60, 100))], block=256)
+    new, old = _spectrum(steady, int(0.3 * SR)), _spectrum(x, t0 - 4096)
+    now = _spectrum(x, t0 + 128)  # from the end of the ramp
+    assert np.linalg.norm(now - new) < 0.1 < 0.5 < np.linalg.norm(now - old)
+    # the new spectrum is made on the phases of the old one: each harmonic goes on with
+    # its phase (a restart would put every harmonic at a phase of its own)
+    t = np.arange(x.size) / SR
+    for k in (1, 2, 3):
+        env = np.convolve(x * np.exp(-2j * np.pi * k * 261.6256 * t), np.ones(368) / 368, "same")
+        assert abs(np.angle(env[t0 + 900] / env[t0 - 600])) < 0.3
+    period = int(round(SR / 261.63))
+    level = [np.sqrt(np.mean(x[i:i + period] ** 2)) for i in range(t0 - 2 * period, t0 + 512, 16)]
+    assert min(level) > 0.7 * min(level[0], level[-1])
+
+
+def test_a_latent_jump_renders_the_same_at_any_block_size(bundle):
+    # timbre 0 -> 5 -> 0 -> 7: the second jump comes in the hop the first was decoded
+    # in, so it waits for the next control tick
+    events = [(0.0, ("note_on", 60, 100)), (0.1, ("note_on", 64, 90)),
+              (0.19375, ("latent", 0, 0.0)), (0.19375, ("latent", 5, 1.0)),
+              (0.1979, ("latent", 5, 0.0)), (0.1979, ("latent", 0, 1.0)),
+              (0.2101, ("latent", 0, 0.0)), (0.2101, ("latent", 7, 1.0))]
+    renders = []
+    for b in (1, 64, 65, 256, 1000, 8193):
+        synth = CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[0], max_block=8193)
+        renders.append(play(synth, events, 0.5, block=b))
+        assert synth.jumps == 6
+    for r in renders[1:]:
+        np.testing.assert_array_equal(r, renders[0])
+
+
+def test_small_latent_moves_glide_through_the_window(bundle):
+    """A knob turned at a playing speed is no jump: no voice is redone."""
+    events = [(0.0, ("note_on", 60, 100))] + [
+        (0.1 + 0.01 * i, ("latent", 1, i / 100)) for i in range(101)]
+    synth = CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[0])
+    x = play(synth, events, 1.3)
+    assert synth.jumps == 0 and np.abs(x[int(0.1 * SR):]).max() > 0.01
+
+
+def test_a_jump_moves_voices_within_the_start_budget(bundle):
+    """Redoing a voice costs about a prefill: it shares the starts' budget per slot."""
+    synth = CanneSynth(bundle, sample_rate=SR, polyphony=8, latents=np.eye(8)[0])
+    x = np.zeros(4 * START_SLOT, np.float32)
+    render_with_events(synth, x, [(0, ("note_on", 48 + i, 100)) for i in range(8)], block=256)
+    synth.set_latents(np.eye(8)[5])
+    synth.process(np.zeros(START_SLOT, np.float32))
+    assert synth.jumps == STARTS_PER_SLOT
+    synth.process(np.zeros(START_SLOT, np.float32))
+    assert synth.jumps == 8
 
 
 def test_sustain_pedal_holds_until_released(bundle):
