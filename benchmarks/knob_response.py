@@ -21,7 +21,11 @@ Automation -> render_with_events, 256-sample blocks at 48 kHz), no JACK:
   measured (4096-point frames, everything more than 3 bins from a harmonic of
   the note) relative to the total, for the engine's output and for a stepped
   reference (the steady note times the raw 7-bit CC steps, no smoothing).
-  A latent sweep's spectrogram is plotted too.
+  The same 0.2 s sweep of latent 4: its energy between the harmonics with the
+  engine as it is, with latent jumps turned off (every change fading in over
+  the synthesis window), and stepped (every change a jump switched in one
+  sample at the control rate), against the steady note at the sweep's end; its
+  spectrogram is plotted too.
 
 Writes ``benchmarks/results/knob_response.json`` / ``.png``.
 Usage: ``python benchmarks/knob_response.py [--canne models/canne] [--anne models/anne-48k]``
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rtsynth.control import Automation, CommandMapper, param_specs  # noqa: E402
+import rtsynth.engine.canne as canne_engine  # noqa: E402
 from rtsynth.engine import CanneSynth, render_with_events  # noqa: E402
 from rtsynth.engine.anne import AnneEffect  # noqa: E402
 from rtsynth.engine.chain import AudioInput, Chain  # noqa: E402
@@ -180,14 +185,40 @@ def zipper(canne):
     for t, (_, _, v) in sweep:
         steps[t:] = v / 127
     stepped = steady * steps
-    latent = run(CanneSynth(canne, sample_rate=SR, max_block=8192), specs,
-                 [(0, (0xB0, 22, 0)), (10, (0x90, NOTE, 100))]
-                 + [(T0 + int(k * 0.2 * SR / 127), (0xB0, 22, k)) for k in range(128)], SECONDS)
+    def latent_sweep(jump, engine=CanneSynth):
+        saved = canne_engine.JUMP
+        canne_engine.JUMP = jump
+        try:
+            return run(engine(canne, sample_rate=SR, max_block=8192), specs,
+                       [(0, (0xB0, 22, 0)), (10, (0x90, NOTE, 100))]
+                       + [(T0 + int(k * 0.2 * SR / 127), (0xB0, 22, k)) for k in range(128)],
+                       SECONDS)
+        finally:
+            canne_engine.JUMP = saved
+
+    class Stepped(CanneSynth):
+        """Every latent change a jump, switched in one sample: stepping at the control
+        rate, the zipper reference."""
+
+        def _follow_jump(self):
+            self._jump_ramp = 1
+            super()._follow_jump()
+
+    latent = latent_sweep(canne_engine.JUMP)
+    window_only = latent_sweep(np.inf)  # no jumps: every change fades in over the window
+    latent_stepped = latent_sweep(0.0, Stepped)
+    latent_end = run(CanneSynth(canne, sample_rate=SR, max_block=8192), specs,
+                     [(0, (0xB0, 22, 127)), (10, (0x90, NOTE, 100))], SECONDS)
     sl = slice(T0, T0 + int(0.2 * SR))
+    sweep_sl = slice(T0 - 2048, T0 + int(0.2 * SR) + 2048)  # frames touching the sweep
     res = {"interharmonic_db": {"engine": floor(y[sl]), "stepped_reference": floor(stepped[sl]),
                                 "steady_note": floor(steady[sl])},
            "gain_hf_db": {"engine": gain_hf(y, steady, sl),
-                          "stepped_reference": gain_hf(stepped, steady, sl)}}
+                          "stepped_reference": gain_hf(stepped, steady, sl)},
+           "latent_sweep_interharmonic_db": {
+               "engine": floor(latent[sweep_sl]), "window_only": floor(window_only[sweep_sl]),
+               "stepped_reference": floor(latent_stepped[sweep_sl]),
+               "steady_note_at_127": floor(latent_end[sweep_sl])}}
     return res, y, latent
 
 
@@ -241,7 +272,7 @@ def plot(res, zip_res, y, latent, path):
     bars = {f"{k}\n{m}": v for m, d in zip_res.items() for k, v in d.items()}
     ax[1, 1].bar(list(bars), list(bars.values()))
     ax[1, 1].tick_params(axis="x", labelsize=7)
-    ax[1, 1].set(ylabel="dB", title="volume sweep: energy between harmonics; gain variation > 200 Hz")
+    ax[1, 1].set(ylabel="dB", title="sweeps: energy between harmonics; volume's gain variation > 200 Hz")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -275,7 +306,7 @@ def main(argv=None):
               f"{'met' if r['met'] else 'NOT met'}"
               + (f" (synthesis window {r['synthesis_window_ms']} ms)"
                  if r["synthesis_window_ms"] else ""))
-    print("volume sweep, zipper measures (dB):", zip_res)
+    print("sweeps, zipper measures (dB):", zip_res)
 
 
 if __name__ == "__main__":

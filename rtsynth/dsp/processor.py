@@ -92,6 +92,25 @@ class StftProcessor:
             self._process_chunk(block[start:stop], out[start:stop])
         return out
 
+    def rebuild(self, frames, ramp):
+        """Replace the last frames overlap-added by new versions (a parameter of
+        ``frame_fn`` jumped): the samples made but not yet returned crossfade into
+        the new ones over ``ramp`` samples (:meth:`OverlapAdd.rebuild`).
+
+        Parameters
+        ----------
+        frames : ndarray, shape (k, n_fft), float64
+            The new versions of the last ``k`` frames, inverse-transformed,
+            oldest first: ``k >= n_fft/hop + 2`` (rounded up), or every frame
+            since ``reset``.
+        ramp : int
+            Crossfade length in samples.
+        """
+        k = max(frames.shape[0], -(-self.n_fft // self.hop) + 2)
+        reach = (k + 1) * self.hop - self.n_fft + 1  # samples before the end redone exactly
+        recent = self._fifo[max(self._read, self._fill - reach):self._fill]
+        self.synthesis.rebuild(frames, recent, ramp)
+
     def _process_chunk(self, block, out):
         k = self.analysis.frames_ready(block.shape[0])
         frames = self._frames[:k]

@@ -15,9 +15,10 @@ import math
 import numpy as np
 from numba import njit
 
-from ..dsp import StftProcessor, frame_features
+from ..dsp import OverlapAdd, StftProcessor, frame_features
 from ..dsp.buffers import move_to_front
 from ..errors import InputError
+from .jumps import JumpGate
 from .knobs import GAIN_RANGE, KNOB_PRESETS, N_KNOBS, knob_sizes
 from .limiter import SafetyLimiter, all_finite
 from .rate import RateBridge
@@ -49,9 +50,12 @@ class AnneEffect:
         mix stay at this rate, so ``wet=0`` is still the exact input.
     smoothing : float
         Extra one-pole time constant (s) on knob gain changes, per frame.
-        Default 0: a change applies from the next frame and the frames'
-        overlap-add crossfades it (a mapping's ``smooth`` glides it). Dry/wet
-        changes ramp linearly over ``RAMP_SAMPLES``.
+        Default 0: a change is heard from its own sample: the frames still in
+        the overlap-add are decoded again with the new gains and the output
+        crossfades into them (``RAMP_SAMPLES``, or a hop for moves in a row;
+        at most one redo per hop, a later move waits for the next). A
+        mapping's ``smooth`` glides it. Dry/wet changes ramp linearly over
+        ``RAMP_SAMPLES``.
     max_block : int
         Largest block ``process`` is given.
 
@@ -97,6 +101,27 @@ class AnneEffect:
         self._trim = np.ones(m.latent_dim)         # per-neuron gains set on their own
         self._gain_now = np.ones(m.latent_dim)     # smoothed, per frame
         self._alpha = one_pole_alpha(m.hop / m.sample_rate, smoothing)
+        # the frames in the overlap-add, a ring (latent, input phase, frame max), so a
+        # knob move is heard at once: they are decoded again with the new gains (`_redo`)
+        k = -(-m.n_fft // m.hop) + 2
+        self._ring_z = np.zeros((k, m.latent_dim), np.float32)
+        self._ring_unit = np.zeros((k, m.n_bins), np.complex128)
+        self._ring_peak = np.zeros(k)
+        self._ring = np.zeros(2, np.int64)         # next row written, rows filled
+        self._redo_spec = np.zeros((k, m.n_bins), np.complex128)
+        self._redo_time = np.zeros((k, m.n_fft))
+        # knob moves are redone at most once per slot of one hop (at the device rate) of
+        # the output clock; a later one waits for the next slot (the block is split there)
+        self._slot = max(1, round(m.hop * self.sample_rate / m.sample_rate))
+        self._moved = False
+        self._redone_slot = -1
+        # which knob moves may redo (those within 85 ms of a motion's start, as CANNe's
+        # latents), and a ration: two redos a second on average (a redo decodes every
+        # frame in the window again: 6 decoder calls for models/anne)
+        self._gate = JumpGate(self._slot, burst=0.085 * self.sample_rate / self._slot,
+                              capacity=2, refill=self.sample_rate)
+        self._clock = 0
+        self.redos = 0                             # knob moves heard at once (diagnostics)
         self._wet_left = 0                         # samples of the wet ramp to go
         self._wet_target = 0.0
         self._wet_buf = np.zeros(self.max_block)
@@ -118,6 +143,7 @@ class AnneEffect:
         start = sum(self.sizes[:index])
         stop = start + self.sizes[index]
         np.multiply(self._trim[start:stop], gain, out=self._gain[start:stop])
+        self._moved = True
 
     def set_knobs(self, gains):
         gains = list(gains)
@@ -140,6 +166,7 @@ class AnneEffect:
             knob += 1
             start += self.sizes[knob]
         self._gain[neuron] = gain * self.knobs[knob]
+        self._moved = True
 
     @property
     def neuron_gains(self):
@@ -175,9 +202,20 @@ class AnneEffect:
             self._stft.reset()
         self._delay[:] = 0.0
         self._gain_now[:] = self._gain
+        self._ring[:] = 0
+        self._moved = False
+        self._redone_slot = -1
+        self._gate.reset()
+        self._clock = 0
         self._wet_now = self._wet_target = 0.0 if self.bypass else self.wet
         self._wet_left = 0
         self._limiter.reset()
+
+    def load_kernels(self):
+        """Call once the numba kernels a knob move reaches (the redo of the frames
+        sounding), so that their machine code is loaded by the hosts' warm-up and not
+        in an audio block (results thrown away)."""
+        OverlapAdd(8, 2).rebuild(np.zeros((6, 8)), np.zeros(1), RAMP_SAMPLES)
 
     @property
     def nonfinite_count(self):
@@ -200,7 +238,15 @@ class AnneEffect:
         x = self._input[:n]
         self.nonfinite_input += _finite_copy(block, x)
         wet = self._wet_buf[:n]
-        self._wet_path.process(x, out=wet)
+        at = self._knob_due(n)
+        if at < 0:
+            self._wet_path.process(x, out=wet)
+        else:  # a knob moved: from sample `at` on, the frames sounding use its gains
+            if at:
+                self._wet_path.process(x[:at], out=wet[:at])
+            self._redo(self._clock + at)
+            self._wet_path.process(x[at:], out=wet[at:])
+        self._clock += n
         # the dry path, delayed by exactly the wet path's latency
         d, lag = self._delay, self.latency_samples
         d[lag:lag + n] = x
@@ -222,6 +268,10 @@ class AnneEffect:
 
     def _frame(self, index, spec):
         mag = self._mag
+        row = self._ring[0]
+        self._ring[0] = (row + 1) % self._ring_peak.shape[0]
+        self._ring[1] = min(self._ring[1] + 1, self._ring_peak.shape[0])
+        self._ring_peak[row] = 0.0  # silence, or a frame the model failed on
         peak = _split(spec, mag, self._unit)
         if not peak > 1e-12:
             return  # silence stays silence
@@ -234,11 +284,57 @@ class AnneEffect:
             decoded = self._dec.run()[0]
             if all_finite(decoded):
                 _join(self._unit, decoded, peak, spec)
+                self._ring_z[row] = z
+                self._ring_unit[row] = self._unit
+                self._ring_peak[row] = peak
                 return
         # the model broke down on this frame: silence it (overlap-add fades it in and out
         # over the window) rather than spread NaN; the next frame is tried afresh
         self.model_nonfinite += 1
         spec[:] = 0.0
+
+    def _knob_due(self, n):
+        """Offset in the next ``n`` samples at which a knob move is redone, -1 if none.
+
+        At once if no move was redone in this slot of the output clock, else at the
+        next slot: a knob's stream of CCs costs at most one redo per hop.
+        """
+        if not self._moved:
+            return -1
+        if self._alpha < 1.0:
+            self._moved = False  # a smoothing was asked for: the frames glide it
+            return -1
+        slot = self._clock // self._slot
+        if slot != self._redone_slot:
+            return 0
+        due = (slot + 1) * self._slot - self._clock
+        return due if due < n else -1
+
+    def _redo(self, clock):
+        """Decode the frames still sounding again with the knobs' gains; crossfade into them
+        (``clock``: the output sample it happens at)."""
+        self._moved = False
+        self._redone_slot = clock // self._slot
+        self._gain_now[:] = self._gain
+        ramp = self._gate.ramp(clock)  # near the start of a motion, else 0
+        if not (ramp and self._gate.take(clock)):
+            return  # the frames from the next one on take the new gains
+        rows, k = self._ring_peak.shape[0], int(self._ring[1])
+        if k == 0:
+            return
+        self.redos += 1
+        spec = self._redo_spec
+        for j in range(k):
+            row = (self._ring[0] - k + j) % rows
+            spec[j] = 0.0
+            if self._ring_peak[row] > 0.0:
+                np.multiply(self._ring_z[row], self._gain_now, out=self._dec.input[0])
+                decoded = self._dec.run()[0]
+                if all_finite(decoded):
+                    _join(self._ring_unit[row], decoded, self._ring_peak[row], spec[j])
+        np.fft.irfft(spec[:k], n=self.manifest.n_fft, axis=1, out=self._redo_time[:k])
+        self._stft.rebuild(self._redo_time[:k],
+                           max(1, round(ramp * self.manifest.sample_rate / self.sample_rate)))
 
     def _check_wet(self, wet):
         if not (0.0 <= wet <= 1.0):

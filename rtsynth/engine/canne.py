@@ -19,6 +19,7 @@ from ..dsp import HarmonicPlacer, PartialShifter, RTPGHI, midi_to_hz, roll_bins
 from ..dsp.spectral import F0Estimator
 from ..errors import InputError
 from .bank import VoiceBank, emit, plan
+from .jumps import JumpGate
 from .limiter import SafetyLimiter, all_finite
 from .smoothing import RAMP_SAMPLES, one_pole_alpha, smooth_step
 from .voice import Voice, fifo_length
@@ -40,13 +41,21 @@ DEFAULT_REDUNDANCY = 8
 START_SLOT = 256
 STARTS_PER_SLOT = 4
 #: a latent move that changes the decoded spectrum by at least this much (L2 distance
-#: of the two spectra at equal RMS, 0..sqrt(2)) is a jump: the sounding voices move to
-#: the new spectrum at once (``Voice.respectrum``: about a prefill's cost each, so it
-#: shares the starts' budget) instead of fading it in over the synthesis window (93 ms
-#: for CANNe). One CC step of a latent typically moves the spectrum by 0.02-0.03, eight
-#: steps by 0.15-0.25 (models/canne): a knob turned at a playing speed glides through
-#: the window's crossfade, a twist, a preset or a CC jump is heard within a ramp.
+#: of the two spectra at equal RMS, 0..sqrt(2)) near the start of a motion
+#: (:class:`~rtsynth.engine.jumps.JumpGate`) is a jump: the sounding voices move to the
+#: new spectrum at once (``Voice.respectrum``: about a prefill's cost each, so it shares
+#: the starts' budget) instead of fading it in over the synthesis window (93 ms for
+#: CANNe). One CC step of a latent typically moves the spectrum by 0.02-0.03, eight
+#: steps by 0.15-0.25 (models/canne).
 JUMP = 0.2
+#: seconds in which the ration of voice redos for jumps refills (every voice once): a
+#: full chord jumps at most once a second on average, a single note up to `polyphony`
+#: times; a MIDI storm throwing latents (benchmarks/soak.py) then costs a chord's
+#: redo a second, which left its p99 DSP load where it was without jumps
+JUMP_REFILL = 1.0
+#: seconds from the start of a latent motion within which it may jump: a knob thrown by
+#: hand or a short glide is followed at once, a long sweep glides through the window
+JUMP_BURST = 0.085
 
 
 class CanneSynth:
@@ -81,9 +90,11 @@ class CanneSynth:
         middle of each latent's range).
     smoothing : float
         Extra one-pole time constant (s) on latent changes, per control tick.
-        Default 0: new latents apply from the next tick and the frames'
-        overlap-add crossfades them, so a knob adds no lag of its own (a
-        mapping's ``smooth`` glides it).
+        Default 0: new latents apply from the next tick, or from their own
+        sample when the decoder has not run since the last tick; the frames'
+        overlap-add crossfades them, and a jump of the spectrum (:data:`JUMP`)
+        redoes the sounding voices' frames at once, so a knob adds no lag of
+        its own (a mapping's ``smooth`` glides it). With smoothing, no jumps.
     level : float
         RMS of one voice at full velocity.
     max_block : int
@@ -151,6 +162,11 @@ class CanneSynth:
         self._checked = False  # the decoder ran since the last control tick
         self._jump = 0  # latent jumps so far; a voice is up to date at v.jump_seen == _jump
         self._stale = False  # a voice still sounds the spectrum before the last jump
+        # which latent changes may jump, and a ration of voice redos: every voice once per
+        # JUMP_REFILL seconds on average, a jump taking one per voice sounding (engine.jumps)
+        self._gate = JumpGate(self.hop, burst=JUMP_BURST * self.sample_rate / self.hop,
+                              capacity=len(leads), refill=int(JUMP_REFILL * self.sample_rate))
+        self._jump_ramp = RAMP_SAMPLES
         self.jumps = 0  # voices moved at once to a jumped spectrum (diagnostics, tests)
         k = self._voices[0].respectrum_frames
         self._jump_spectra = np.zeros((k, m.n_bins), np.complex128)
@@ -338,6 +354,7 @@ class CanneSynth:
         self.all_sound_off()
         self._limiter.reset()
         self._clock = 0
+        self._gate.reset()
         self._z[:] = self._target
         self._decode()
 
@@ -448,7 +465,10 @@ class CanneSynth:
         Returns True if the decoder ran."""
         if not smooth_step(self._z, self._target, self._alpha):
             return False
-        if self._decode() >= JUMP and self._alpha == 1.0:
+        ramp = self._gate.ramp(self._clock)  # near the start of a motion, else 0
+        if (self._decode() >= JUMP and ramp and self._alpha == 1.0
+                and self._gate.take(self._clock, self.active_voices)):
+            self._jump_ramp = ramp
             self._jump += 1
             self._stale = True
         return True
@@ -462,7 +482,7 @@ class CanneSynth:
                 self._starts += 1
                 self.jumps += 1
                 self._make_mag(v)
-                v.respectrum(self._jump_spectra, self._jump_times, RAMP_SAMPLES)
+                v.respectrum(self._jump_spectra, self._jump_times, self._jump_ramp)
             v.jump_seen = self._jump
         self._stale = False
 

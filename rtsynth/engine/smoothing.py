@@ -5,7 +5,8 @@ a linear ramp of :data:`RAMP_SAMPLES`, restarted by every new target; control
 glides step on a grid of the same length (``control.automation``), so a glide
 comes out as one continuous line, only a ramp behind. Per-frame values
 (latents, knob gains) may add a one-pole (:func:`smooth_step`); by default the
-frames' overlap-add is their crossfade.
+frames' overlap-add is their crossfade, and a jump redoes the frames still
+sounding and crossfades into them over the same ramp.
 """
 
 import math

@@ -171,6 +171,7 @@ def warm_up(engine, block):
         synth.note_on(60, 100)
         synth.note_on(64, 80)
     if effect is not None:
+        effect.load_kernels()  # a knob move's redo too, whether or not frames are ready
         knobs, wet, bypass = list(effect.knobs), effect.wet, effect.bypass
         effect.bypass = False
         lengths.append(effect.latency_samples + effect.manifest.n_fft)

@@ -102,3 +102,64 @@ def test_needs_an_encoder(tmp_path):
     b = load_bundle(make_bundle(tmp_path / "synth", encoder=False))
     with pytest.raises(InputError, match=r"expected a bundle with an encoder for the ANNe effect"):
         AnneEffect(b)
+
+
+def _knob_run(fx, x, block, moves):
+    """Process ``x`` in blocks cut also at each (sample, knob, gain) move, as hosts do."""
+    y = np.zeros_like(x)
+    cuts = sorted({0, x.size, *(t for t, _, _ in moves), *range(0, x.size, block)})
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        for t, knob, gain in moves:
+            if t == a:
+                fx.set_knob(knob, gain)
+        fx.process(x[a:b], out=y[a:b])
+    return y
+
+
+@pytest.mark.parametrize("t0", [1200, 1237])
+def test_a_knob_move_is_heard_at_once(tiny, rng, t0):
+    """The frames still sounding are decoded again with the new gain: one ramp after the
+    move the output is exactly what the effect makes with the knob there all along
+    (quiet enough that the safety limiter, whose state would differ, never acts)."""
+    x = rng.uniform(-0.1, 0.1, 4000)
+    fx = AnneEffect(tiny)
+    y = _knob_run(fx, x, 256, [(t0, 0, 5.5)])
+    assert fx.redos == 1
+    before = run(AnneEffect(tiny), x, 256)
+    after = run(AnneEffect(tiny, knobs=(5.5, 1, 1, 1, 1)), x, 256)
+    assert np.linalg.norm(after - before) > 0.05 * np.linalg.norm(before)
+    assert np.abs(after).max() < 0.5 and np.abs(before).max() < 0.5
+    np.testing.assert_array_equal(y[:t0], before[:t0])
+    np.testing.assert_allclose(y[t0 + 128:], after[t0 + 128:], atol=1e-12)
+    # in between, a crossfade: no step bigger than the signals' own
+    steps = np.abs(np.diff(y[t0 - 128:t0 + 256])).max()
+    assert steps <= 1.2 * max(np.abs(np.diff(before)).max(), np.abs(np.diff(after)).max())
+
+
+@pytest.mark.parametrize("rate", [None, 48000])
+def test_knob_moves_render_the_same_at_any_block_size(tiny, rng, rate):
+    """Moves closer than a hop are redone at the next slot of the output clock (at most
+    one redo per hop), at the model's rate and resampled alike."""
+    x = rng.uniform(-0.5, 0.5, 60000)  # moves 0.5 s apart at 48 kHz: one redo's ration each
+    moves = [(1000, 0, 5.5), (1003, 1, 3.0), (26000, 0, 0.5), (26001, 4, 5.0), (52000, 2, 2.0)]
+    renders, redos = [], []
+    for block in (1, 64, 65, 256, 1000, 8193):
+        fx = AnneEffect(tiny, sample_rate=rate, max_block=8193)
+        renders.append(_knob_run(fx, x, block, moves))
+        redos.append(fx.redos)
+    assert redos == [redos[0]] * len(redos) and 3 <= redos[0] <= 5
+    for y in renders[1:]:
+        np.testing.assert_allclose(y, renders[0], atol=1e-12)
+
+
+def test_a_storm_of_knob_moves_redoes_only_as_it_starts(tiny, rng):
+    x = rng.uniform(-0.5, 0.5, 20000)
+    fx = AnneEffect(tiny)  # 16 kHz, hop 16: a move every 10 samples never rests
+    _knob_run(fx, x, 256, [(t, t % 5, 0.5 + 5 * (t % 7) / 6) for t in range(2000, 9000, 10)])
+    assert 1 <= fx.redos <= 4
+
+
+def test_smoothed_knobs_glide_instead(tiny, rng):
+    fx = AnneEffect(tiny, smoothing=0.05)
+    _knob_run(fx, rng.uniform(-0.5, 0.5, 3000), 256, [(1000, 0, 5.5)])
+    assert fx.redos == 0

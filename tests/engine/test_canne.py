@@ -155,6 +155,25 @@ def test_small_latent_moves_glide_through_the_window(bundle):
     assert synth.jumps == 0 and np.abs(x[int(0.1 * SR):]).max() > 0.01
 
 
+def test_a_storm_of_latent_jumps_redoes_voices_only_as_it_starts(bundle):
+    """Timbres thrown back and forth at every control tick for a second: the voices are
+    redone within the first 4 ticks only (then the window crossfades), so a storm costs
+    no more than a chord."""
+    events = [(0.0, ("note_on", 60, 100)), (0.0, ("note_on", 67, 100))]
+    for i in range(94):
+        t = 0.3 + i * 512 / SR
+        events += [(t, ("latent", 0, float(i % 2))), (t, ("latent", 5, float(1 - i % 2)))]
+    synth = CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[5])
+    play(synth, events, 1.4)
+    storm = synth.jumps
+    assert 2 <= storm <= 2 * 4
+    # after a rest, a jump is heard at once again
+    events += [(1.5, ("latent", 0, 0.0)), (1.5, ("latent", 5, 1.0))]
+    synth = CanneSynth(bundle, sample_rate=SR, latents=np.eye(8)[5])
+    play(synth, events, 1.6)
+    assert synth.jumps == storm + 2
+
+
 def test_a_jump_moves_voices_within_the_start_budget(bundle):
     """Redoing a voice costs about a prefill: it shares the starts' budget per slot."""
     synth = CanneSynth(bundle, sample_rate=SR, polyphony=8, latents=np.eye(8)[0])

@@ -324,11 +324,28 @@ def kernels():
     return found
 
 
+out = np.zeros(256, np.float32)
+rng = np.random.default_rng(0)
+if sys.argv[2] == "anne":  # the effect: knobs thrown and swept over live input
+    from rtsynth.engine import AudioInput, Chain
+    from rtsynth.host.effect_render import build_effect
+    chain = Chain(AudioInput(48000, 8192),
+                  build_effect(load_bundle(sys.argv[1]), sample_rate=48000, block=256))
+    warm_up(chain, 256)
+    before = {k: len(d.signatures) for k, d in kernels().items()}
+    for i in range(400):
+        if i % 3 == 0:
+            chain.apply(("knob", int(rng.integers(0, 5)), float(rng.uniform())))
+        if i % 50 == 0:
+            chain.apply(("wet", float(rng.uniform())))
+        chain.feed(rng.uniform(-0.5, 0.5, 256).astype(np.float32))
+        chain.process(out)
+    loaded = sorted(k for k, d in kernels().items() if len(d.signatures) > before.get(k, 0))
+    print(len(loaded), *loaded)
+    sys.exit()
 synth = CanneSynth(load_bundle(sys.argv[1]), sample_rate=48000, polyphony=8)
 warm_up(synth, 256)
 before = {k: len(d.signatures) for k, d in kernels().items()}
-out = np.zeros(256, np.float32)
-rng = np.random.default_rng(0)
 for note in range(36, 84, 6):
     synth.note_on(note, 100)
 for mode in range(len(MODES)):
@@ -344,15 +361,18 @@ print(len(loaded), *loaded)
 """
 
 
-def test_nothing_compiles_in_a_block_after_warm_up(tmp_path):
+@pytest.mark.parametrize("model, kind", [("canne", "canne"), ("anne", "anne"),
+                                         ("anne-48k", "anne")])
+def test_nothing_compiles_in_a_block_after_warm_up(tmp_path, model, kind):
     """A numba kernel's first call loads its machine code (milliseconds): every kernel a
-    block can reach, whatever the spectrum (an unpitched one takes the partial shifter)
-    and the live mode, is loaded by the warm-up. Fresh process, shipped model, every
-    latent over its range in every mode."""
+    block can reach, whatever the spectrum (an unpitched one takes the partial shifter),
+    the live mode and the knobs (a jump redoes the frames sounding), is loaded by the
+    warm-up. Fresh process, shipped models: every latent over its range in every mode;
+    ANNe's knobs thrown and dry/wet moved, at a resampled and at the model's rate."""
     import subprocess
     root = Path(rtsynth.__file__).resolve().parents[1]
-    res = subprocess.run([sys.executable, "-c", _NO_COMPILE_SCRIPT, str(root / "models" / "canne")],
-                         capture_output=True, text=True, timeout=300, cwd=root)
+    res = subprocess.run([sys.executable, "-c", _NO_COMPILE_SCRIPT, str(root / "models" / model),
+                          kind], capture_output=True, text=True, timeout=300, cwd=root)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split()[0] == "0", res.stdout
 
