@@ -24,7 +24,8 @@ from .limiter import SafetyLimiter, all_finite
 from .smoothing import RAMP_SAMPLES, one_pole_alpha, smooth_step
 from .voice import Voice, fifo_length
 
-__all__ = ["CanneSynth", "MODES", "START_SLOT", "STARTS_PER_SLOT", "DEFAULT_REDUNDANCY", "JUMP"]
+__all__ = ["CanneSynth", "MODES", "START_SLOT", "STARTS_PER_SLOT", "DEFAULT_REDUNDANCY", "JUMP",
+           "JUMP_COST"]
 
 #: note -> sound modes: the played pitch, or the thesis' integer bin roll
 MODES = ("pitch", "shift", "shift-nowrap")
@@ -53,6 +54,10 @@ JUMP = 0.2
 #: times; a MIDI storm throwing latents (benchmarks/soak.py) then costs a chord's
 #: redo a second, which left its p99 DSP load where it was without jumps
 JUMP_REFILL = 1.0
+#: voice starts a voice's redo counts as in the start budget: in a live block it cost
+#: 1.5-2 prefills (the decode and the frames due land in the same block), and with 4
+#: redos a block took up to 6.4 ms on a slow machine (2 redos: about half)
+JUMP_COST = 2
 #: seconds from the start of a latent motion within which it may jump: a knob thrown by
 #: hand or a short glide is followed at once, a long sweep glides through the window
 JUMP_BURST = 0.085
@@ -477,9 +482,9 @@ class CanneSynth:
         """Move sounding voices to the jumped spectrum, within the slot's budget of starts."""
         for v in self._voices:
             if v.jump_seen != self._jump and v.active:
-                if self._starts >= STARTS_PER_SLOT:
+                if self._starts + JUMP_COST > STARTS_PER_SLOT:
                     return  # the rest at the next slot (meanwhile they fade in as usual)
-                self._starts += 1
+                self._starts += JUMP_COST
                 self.jumps += 1
                 self._make_mag(v)
                 v.respectrum(self._jump_spectra, self._jump_times, self._jump_ramp)
