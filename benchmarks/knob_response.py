@@ -269,10 +269,10 @@ def plot(res, zip_res, y, latent, path):
         a.axvline(T0 / SR, color="w", lw=0.5)
         a.axvline(T0 / SR + 0.2, color="w", lw=0.5)
         a.set(ylim=(0, 8000), xlabel="s", ylabel="Hz", title=title)
-    bars = {f"{k}\n{m}": v for m, d in zip_res.items() for k, v in d.items()}
-    ax[1, 1].bar(list(bars), list(bars.values()))
-    ax[1, 1].tick_params(axis="x", labelsize=7)
-    ax[1, 1].set(ylabel="dB", title="sweeps: energy between harmonics; volume's gain variation > 200 Hz")
+    bars = {f"{m.replace('_db', '')}: {k}": v for m, d in zip_res.items() for k, v in d.items()}
+    ax[1, 1].barh(list(bars)[::-1], list(bars.values())[::-1])
+    ax[1, 1].tick_params(axis="y", labelsize=7)
+    ax[1, 1].set(xlabel="dB", title="sweeps: energy between harmonics, gain > 200 Hz")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
