@@ -44,8 +44,8 @@ STARTS_PER_SLOT = 4
 #: a latent move that changes the decoded spectrum by at least this much (L2 distance
 #: of the two spectra at equal RMS, 0..sqrt(2)) near the start of a motion
 #: (:class:`~rtsynth.engine.jumps.JumpGate`) is a jump: the sounding voices move to the
-#: new spectrum at once (``Voice.respectrum``: about a prefill's cost each, so it shares
-#: the starts' budget) instead of fading it in over the synthesis window (93 ms for
+#: new spectrum at once (``Voice.respectrum``: one to two prefills' cost each, so it
+#: takes JUMP_COST of the starts' budget) instead of fading it in over the window (93 ms for
 #: CANNe). One CC step of a latent typically moves the spectrum by 0.02-0.03, eight
 #: steps by 0.15-0.25 (models/canne).
 JUMP = 0.2
