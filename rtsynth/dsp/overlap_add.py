@@ -132,15 +132,17 @@ class OverlapAdd:
         ----------
         frames : ndarray, shape (k, n_fft), float64
             The new versions of the last ``k`` frames added, inverse-transformed,
-            oldest first (the last is the latest). ``k`` must reach back to
-            every frame still in the accumulator and in ``recent``: ``k >=
-            n_fft/hop + ceil(len(recent)/hop)``, or every frame since ``reset``.
+            oldest first (the last is the latest): ``k >= n_fft/hop + 2``
+            (rounded up), or every frame since ``reset``.
         recent : ndarray, shape (L,), float64
             The last ``L`` samples this overlap-add returned, oldest first,
-            still to be played; crossfaded in place.
+            still to be played; crossfaded in place. Only the last
+            ``(k + 1) * hop - n_fft + 1`` of them can be redone (``k`` counted
+            as at least ``n_fft/hop + 2``); older ones are left as they are.
         ramp : int
-            Crossfade length in samples, counted from ``recent[0]`` (the next
-            sample played).
+            Crossfade length in samples, counted from the first sample redone
+            (``recent[0]``, the next sample played, unless ``recent`` reaches
+            back further).
 
         Returns
         -------
@@ -151,7 +153,10 @@ class OverlapAdd:
         if frames.ndim != 2 or frames.shape[1] != self.n_fft:
             raise InputError(
                 f"frames.shape={frames.shape}: expected (k, {self.n_fft}) time-domain frames")
-        _rebuild(self._acc, frames, self._window, self._inv_norm, recent, int(ramp))
+        k = max(frames.shape[0], -(-self.n_fft // self.hop) + 2)
+        reach = (k + 1) * self.hop - self.n_fft + 1  # samples before the end redone exactly
+        start = max(0, recent.shape[0] - reach)
+        _rebuild(self._acc, frames, self._window, self._inv_norm, recent[start:], int(ramp))
         return recent
 
 

@@ -106,10 +106,7 @@ class StftProcessor:
         ramp : int
             Crossfade length in samples.
         """
-        k = max(frames.shape[0], -(-self.n_fft // self.hop) + 2)
-        reach = (k + 1) * self.hop - self.n_fft + 1  # samples before the end redone exactly
-        recent = self._fifo[max(self._read, self._fill - reach):self._fill]
-        self.synthesis.rebuild(frames, recent, ramp)
+        self.synthesis.rebuild(frames, self._fifo[self._read:self._fill], ramp)
 
     def _process_chunk(self, block, out):
         k = self.analysis.frames_ready(block.shape[0])

@@ -72,10 +72,8 @@ class Voice:
         self._prefill = np.zeros((n_prefill, n_bins), np.complex128)
         self._prefill_time = np.zeros((n_prefill, n_fft))
         #: frames `respectrum` redoes: a window's worth and two more, so that they reach
-        #: back over the FIFO's unplayed samples too
+        #: back over the FIFO's unplayed samples too (OverlapAdd.rebuild)
         self.respectrum_frames = n_prefill + 2
-        #: samples before the FIFO's end that `respectrum` redoes exactly
-        self.max_recent = (self.respectrum_frames + 1) * hop - n_fft + 1
         self._fifo = bank.fifo[slot]
         self._pos = bank.pos[slot]  # read, fill
         self.note = -1
@@ -143,9 +141,7 @@ class Voice:
         """
         self.phaser.prefill(self.mag, out=spectra, keep_phase=True)
         np.fft.irfft(spectra, n=self.n_fft, axis=1, out=times)
-        read, fill = int(self._pos[0]), int(self._pos[1])
-        # only the last max_recent samples can be redone (a FIFO holds fewer)
-        self.ola.rebuild(times, self._fifo[max(read, fill - self.max_recent):fill], ramp)
+        self.ola.rebuild(times, self._fifo[self._pos[0]:self._pos[1]], ramp)
 
     def add_frame(self, frame):
         """Overlap-add the next frame, already inverse-transformed (``n_fft`` samples),
