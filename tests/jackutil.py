@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["JackServer", "harness_rules", "jackd_path", "start_server", "stop_server", "wait_for_server", "client",
            "wait_for_port", "write_due_midi", "parse_load", "scheduling_flags",
-           "add_realtime_option"]
+           "add_realtime_option", "communicate_or_dump"]
 
 _counter = itertools.count()
 
@@ -260,6 +260,24 @@ def write_due_midi(port, schedule, i, pos, frames):
 _LOAD_LINE = re.compile(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) % of the "
                         r"period \((\d+) blocks\); xruns: (\d+)"
                         r"(?:; callback start after the cycle's: p99 ([\d.]+) ms, max ([\d.]+) ms)?")
+
+
+def communicate_or_dump(proc, timeout, server=None):
+    """``proc.communicate(timeout)`` for an rtsynth that was asked to stop; if it has not
+    exited by then, fail with what it was doing: ``SIGUSR1`` makes a live session print
+    every thread's stack (:mod:`rtsynth.host.live`), then it is killed, and the
+    AssertionError carries those stacks and the end of the JACK server's log."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        proc.kill()
+        out, err = proc.communicate()
+        log = server.log()[-3000:] if server is not None else ""
+        raise AssertionError(f"rtsynth did not exit within {timeout} s of SIGINT; its stdout:\n"
+                             f"{out[-3000:]}\nits stderr (stacks at SIGUSR1):\n{err[-6000:]}\n"
+                             f"jackd's log:\n{log}") from None
 
 
 def parse_load(text):

@@ -102,7 +102,8 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
     t = np.arange(server.rate) / server.rate
     feed = (0.25 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(server.rate)
             ).astype(np.float32)
-    env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, PYTHONUNBUFFERED="1",
+               RTSYNTH_HANG_STACKS="1")
     proc = subprocess.Popen([sys.executable, "-m", "rtsynth", "play", instrument,
                              "--backend", "jack", "--jack-name", name, "--model", str(model),
                              *map(str, extra_args)],
@@ -180,7 +181,7 @@ def run_soak(server, instrument, model, seconds, *, name="rtsoak", seed=0, cwd=N
             # stop rtsynth while the storm client still exists: a source that went away
             # first would (rightly) be reported on stderr, which must stay empty
             proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=30)
+            out, err = jackutil.communicate_or_dump(proc, 30, server)
             sc.deactivate()
             rc.deactivate()
     finally:

@@ -7,8 +7,10 @@ duplex stream (JACK ``in_1``, or a PortAudio input device).
 """
 
 import contextlib
+import faulthandler
 import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -16,7 +18,10 @@ import time
 from ..control import EventQueue
 from ..errors import DeviceError
 
-__all__ = ["run_live"]
+__all__ = ["run_live", "STOP_TIMEOUT"]
+
+#: seconds Ctrl-C waits for the backend to let go of the stream before leaving without it
+STOP_TIMEOUT = 5.0
 
 
 def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, device=None,
@@ -76,6 +81,7 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
         link.configure(rate, block)
 
     stop = threading.Event()
+    dumps = _stacks_on_sigusr1()
     try:
         with realtime_python(), contextlib.ExitStack() as helpers:
             host.start()
@@ -99,15 +105,21 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
                 pass  # Ctrl-C is how a live session ends
     finally:
         stop.set()
-        try:
-            host.stop()
-        except Exception:  # a device that went away: the report below still matters
-            pass
+        stopped = _stop_within(host, STOP_TIMEOUT)
         for m in midi_ins:
             m.close_port()
         print(host.meter.report(rate), file=out, flush=True)
         if os.environ.get("RTSYNTH_DSP_TRACE"):  # per-block times, for the benchmarks
             host.meter.save(os.environ["RTSYNTH_DSP_TRACE"])
+        if dumps:
+            faulthandler.unregister(signal.SIGUSR1)
+    if not stopped:
+        if os.environ.get("RTSYNTH_HANG_STACKS"):  # tests: show what the stop waits for
+            with contextlib.suppress(AttributeError, ValueError, RuntimeError, OSError):
+                faulthandler.dump_traceback(all_threads=True)
+        raise DeviceError(f"backend={backend}: expected the audio stream to stop within "
+                          f"{STOP_TIMEOUT:.0f} s of the end of the session, found it still "
+                          f"stopping; rtsynth left without waiting for it.")
     return 0
 
 
@@ -167,6 +179,36 @@ def _open_portaudio(build, device, input_device, midi_in, virtual_midi, sample_r
     name = (f"portaudio ({where}, {sd.query_hostapis(info['hostapi'])['name']}; "
             f"midi: {', '.join(midi_ports) or 'none'})")
     return host, rate, block, name, midi_ins
+
+
+def _stop_within(host, timeout):
+    """``host.stop()`` from a helper thread; False if it has not returned after ``timeout`` s.
+
+    Stopping a stream waits for the audio server (JACK's deactivate, PortAudio's
+    stop), and a server that no longer answers must not keep a performer's
+    Ctrl-C from ending the program.
+    """
+    def stop():
+        try:
+            host.stop()
+        except Exception:  # a device that went away: the exit report still matters
+            pass
+
+    worker = threading.Thread(target=stop, name="rtsynth-stop", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return not worker.is_alive()
+
+
+def _stacks_on_sigusr1():
+    """``kill -USR1 <pid>`` prints every thread's Python stack to stderr (a hang report)."""
+    if not hasattr(signal, "SIGUSR1") or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+    except (AttributeError, ValueError, RuntimeError, OSError):  # stderr without a file (tests)
+        return False
+    return True
 
 
 def _player(queue, messages, stop):

@@ -108,7 +108,7 @@ def play_through(server, args, feed, schedule):
                 assert proc.poll() is None, proc.communicate()
                 assert time.monotonic() < deadline, "the recorder stopped receiving audio"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = jackutil.communicate_or_dump(proc, 20, server)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -201,6 +201,36 @@ def test_server_stop_exits_within_2_s_with_one_sentence(instrument, bundles):
     assert took < 2.0, took
 
 
+def test_ctrl_c_with_a_frozen_server_still_exits_with_one_sentence(bundles):
+    # a server that stops answering (here SIGSTOP) blocks JACK's deactivate for ever:
+    # Ctrl-C must still end rtsynth, a few seconds later, saying why
+    from rtsynth.host.live import STOP_TIMEOUT
+
+    server = jackutil.start_server(rate=48000, blocksize=256)
+    live = _Live(server, "canne", "--backend", "jack", "--model", bundles["synth"],
+                 "--jack-name", "rt-frozen")
+    try:
+        line = live.proc.stdout.readline()
+        assert "latency:" in line, (line, live.err)
+        time.sleep(0.3)
+        os.kill(server.process.pid, signal.SIGSTOP)
+        time.sleep(0.3)
+        t = time.monotonic()
+        live.proc.send_signal(signal.SIGINT)
+        live.proc.wait(STOP_TIMEOUT + 10)
+        took = time.monotonic() - t
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+        rc, out, err = live.stop()
+        jackutil.stop_server(server)
+    assert rc == 1 and "Traceback" not in "\n".join(err), err
+    lines = [ln for ln in err if ln.strip()]
+    assert len(lines) == 1 and re.search(r"rtsynth: error: backend=jack: expected the audio "
+                                         r"stream to stop within 5 s", lines[0]), lines
+    assert "DSP load" in out  # the exit report still comes
+    assert STOP_TIMEOUT - 0.5 < took < STOP_TIMEOUT + 3.0, took
+
+
 # ------------------------------------------------------------ refused settings
 def test_jack_rate_refused_is_one_sentence(jack_server, bundles):
     env = dict(os.environ, JACK_DEFAULT_SERVER=jack_server.name)

@@ -85,7 +85,7 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
                 assert time.monotonic() < deadline, ("the recorder stopped", state["pos"])
             c.deactivate()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        out, err = jackutil.communicate_or_dump(proc, 15, jack_server)
     finally:
         if proc.poll() is None:
             proc.kill()
