@@ -211,8 +211,14 @@ def client(name, server):
             c.deactivate(ignore_errors=True)
         c.close()
 
-def stop_server(server, timeout=5.0):
-    """Terminate ``server`` (SIGTERM, then SIGKILL after ``timeout`` s) and remove its log."""
+def stop_server(server, timeout=15.0):
+    """Terminate ``server`` (SIGTERM, then SIGKILL after ``timeout`` s) and remove its log.
+
+    Be patient: a jackd killed leaves its entry in JACK's shared server registry,
+    which only a server of the same name reclaims, and after 8 of them no
+    server starts on the machine ("Too many servers already active"). One that
+    had a client die under it takes about 6 s to exit.
+    """
     proc = server.process
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

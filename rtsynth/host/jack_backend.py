@@ -11,6 +11,16 @@ preallocated :class:`~rtsynth.host.runtime.EventSlots`, renders with
 that to ``out_2``. A duplex engine first gets the period of ``in_1`` through
 ``engine.feed``; ports in one JACK cycle all carry the same frames, so the
 effect's delay from ``in_1`` to ``out_1`` is exactly ``engine.latency_samples``.
+
+Stopping: JACK2's ``jack_deactivate`` ends a client's process thread with
+``pthread_cancel``. If that thread is inside the Python callback, or waiting
+for the interpreter lock to enter it (a callback that runs late, as under a
+MIDI storm on a loaded machine), the cancellation lands in the interpreter
+and ``jack_deactivate`` never returns: Ctrl-C hung. So :meth:`JackHost.stop`
+first has the callback end its own thread (it raises ``jack.CallbackExit``:
+the thread returns to libjack, which deactivates the client and exits the
+thread outside Python), and only then deactivates, which has nothing left
+to cancel.
 """
 
 import threading
@@ -25,6 +35,9 @@ from .runtime import DspMeter, EventSlots, default_automation
 __all__ = ["JackHost", "jack_server_running", "open_client", "DEFAULT_NAME"]
 
 DEFAULT_NAME = "rtsynth"
+
+#: seconds for libjack to finish ending the process thread the callback left
+_END_GRACE = 0.1
 
 
 def _quiet_jack():
@@ -102,6 +115,8 @@ class JackHost:
 
     def __init__(self, engine, client, *, mapper=None, connect=False, midi_in=None,
                  queue=None, max_events=512, link=None, automation=None):
+        import jack
+
         self.engine = engine
         self.client = client
         self.mapper = mapper or CommandMapper()
@@ -127,6 +142,9 @@ class JackHost:
         # sources of midi_in that go away come back connected (polled by the monitor loop)
         self.midi_watch = JackMidiWatch(client, self.midi, pattern=midi_in)
         self.error = None
+        self._stopping = False  # set by stop(): the next callback ends the process thread
+        self._ended = threading.Event()
+        self._exit = jack.CallbackExit
         client.set_process_callback(self._process)
         client.set_xrun_callback(self._xrun)
         client.set_shutdown_callback(self._shutdown)
@@ -134,6 +152,11 @@ class JackHost:
 
     # ------------------------------------------------------------ callbacks
     def _process(self, frames):
+        if self._stopping:
+            self.out_1.get_array().fill(0.0)
+            self.out_2.get_array().fill(0.0)
+            self._ended.set()
+            raise self._exit  # libjack ends this thread itself (see the module's docstring)
         t0 = time.perf_counter_ns()
         late = self.client.frames_since_cycle_start
         try:
@@ -226,12 +249,47 @@ class JackHost:
         raise DeviceError(f"backend=jack: expected the JACK server to keep running, found it "
                           f"shut down ({' '.join(self.shutdown_reason.split())}).")
 
-    def stop(self):
-        """Deactivate and close the client (safe after a server shutdown)."""
+    def stop(self, end_timeout=1.0):
+        """End the process thread, then deactivate and close the client (safe after a
+        server shutdown). A server that no longer runs cycles never lets the callback
+        see the request: after ``end_timeout`` s the client is deactivated anyway."""
         if self.shutdown.is_set():
             return  # the server is gone: closing would block on a dead socket
         try:
+            self._stopping = True
+            if self._ended.wait(end_timeout):
+                # libjack marks the client inactive right after the callback returns, then
+                # tells the server; jack_deactivate is a no-op once it is inactive
+                time.sleep(_END_GRACE)
+                _drop_notifications(self.client)
             self.client.deactivate(ignore_errors=True)
             self.client.close(ignore_errors=True)
         finally:
             _loud_jack()
+
+
+def _drop_notifications(client):
+    """Unset the Python notification callbacks of an inactive ``client``.
+
+    Closing a client cancels its notification thread the way deactivating
+    cancels the process thread (see the module's docstring): one caught inside
+    a Python callback (an xrun, a port disconnected by the deactivation) would
+    hang the close the same way. JACK-Client has no public call to unset a
+    callback, so this uses its cffi handles; without them nothing changes.
+    """
+    import jack
+
+    lib, ffi = getattr(jack, "_lib", None), getattr(jack, "_ffi", None)
+    ptr = getattr(client, "_ptr", None)
+    if lib is None or ffi is None or not ptr:
+        return
+    for setter in ("jack_set_xrun_callback", "jack_set_buffer_size_callback",
+                   "jack_set_port_registration_callback", "jack_set_port_connect_callback"):
+        try:
+            getattr(lib, setter)(ptr, ffi.NULL, ffi.NULL)  # refused (non-zero) while active
+        except (AttributeError, TypeError):
+            pass
+    try:
+        lib.jack_on_info_shutdown(ptr, ffi.NULL, ffi.NULL)
+    except (AttributeError, TypeError):
+        pass
