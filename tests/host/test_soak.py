@@ -29,7 +29,10 @@ def test_soak_under_a_midi_storm(jack_server, instrument):
     assert r["returncode"] == 0 and r["stderr"].strip() == "", summary
     assert "load_median" in r, summary
     assert r["seconds"] >= SECONDS - 1 and r["events_per_s"] >= 500, summary
-    assert r["recorded"] > 0.8 * SECONDS * jack_server.rate, summary
+    # the recorder (a Python client) misses whole cycles when the server runs late: on a
+    # machine running at half its usual speed (stop 16) it lost 24 % of them, so this
+    # only checks that most of the run was recorded, for the output checks to mean something
+    assert r["recorded"] > 0.5 * SECONDS * jack_server.rate, summary
     assert r["nonfinite"] == 0 and r["peak"] <= 1.0, summary
     base, growth, _ = soakutil.rss_growth(r["rss"], WARMUP)
     assert growth is not None and growth < 5 * 1024, (base, growth, r["rss"])
