@@ -52,7 +52,10 @@ def timed(x, rate):
 def knob_sweep(start, seconds, steps, rate):
     """[(frame, bytes)]: every knob CC 21-28 over ``seconds`` from ``start`` (s) in
     ``steps`` + 1 steps: CC 21 (latent 0) down to 0, CC 28 (latent 7) up to 127,
-    CC 22-27 up and back to 0, so the sweep ends on timbre 7 (darker)."""
+    CC 22-27 up and back to 0, so the sweep ends on timbre 7 (darker). The final
+    values go out again 50, 100 and 150 ms later: JACK MIDI lives one cycle, so a
+    cycle the synth misses on a loaded machine loses its CCs, and the sweep must
+    still end where it says (the spectrum check reads the end state)."""
     ev = []
     for i in range(steps + 1):
         t, frac = int((start + seconds * i / steps) * rate), i / steps
@@ -60,6 +63,9 @@ def knob_sweep(start, seconds, steps, rate):
         ev.append((t, bytes([0xB0, 28, int(round(127 * frac))])))
         for cc in range(22, 28):
             ev.append((t, bytes([0xB0, cc, int(round(60 * (1 - abs(1 - 2 * frac))))])))
+    end = ev[-8:]
+    for delay in (0.05, 0.1, 0.15):
+        ev += [(t + int(delay * rate), msg) for t, msg in end]
     return ev
 
 

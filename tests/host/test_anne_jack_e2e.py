@@ -140,18 +140,6 @@ def _count(state, key, start, frames):
     return pos
 
 
-def check_xruns(out):
-    """The CANNe test's xrun rule; returns the server-wide xrun count."""
-    m = re.search(r"xruns: (\d+)", out)
-    load = re.search(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) %", out)
-    assert m and load, out
-    # xruns are counted server-wide on this shared 2-core machine; rtsynth caused one
-    # only if one of its blocks needed the whole period
-    xruns, p99, worst = int(m.group(1)), float(load.group(2)), float(load.group(3))
-    assert xruns == 0 or worst < 100.0 or p99 < 50.0, out
-    return xruns
-
-
 def period_delays(rec, ref, lag, period, stop, atol=0.0):
     """For each recorded period before ``stop``: the delay ``d`` (``lag`` plus or minus whole
     periods) at which it equals ``ref[t - d]`` within ``atol``, or None when at none."""
@@ -209,7 +197,7 @@ def test_dry_delay_exact_and_knob_cc_changes_the_spectrum(jack_server, bundles, 
     n = printed_latency(out, rate)
     assert "wet path resampled" in out and "wet 0" in out
 
-    xruns = check_xruns(out)
+    xruns = jackutil.check_xruns(out)
     # wet 0: the recording is the fed signal delayed by the printed latency, bit for bit.
     # A cycle the server drops under load (an xrun) moves the rest by a whole period;
     # every period must still be an exact copy, and all of them at the printed delay
@@ -261,7 +249,7 @@ def test_wet_path_live_equals_offline_at_another_model_rate(jack_server, bundles
         rec, out = play_through(jack_server, ["--model", bundles["id22k"]], feed, [])
         n = printed_latency(out, rate)
         assert n == fx.latency_samples
-        xruns = check_xruns(out)
+        xruns = jackutil.check_xruns(out)
         clean = 0  # periods up to the first disturbance, for the best-matching start
         for ref in refs:
             delays = period_delays(rec, ref, 0, period, feed.size, atol=1e-6)

@@ -93,10 +93,7 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert re.search(r"latency: \d+ samples \(\d+(\.\d+)? ms\)", out), out
-    m = re.search(r"xruns: (\d+)", out)
-    assert m, out
-    load = re.search(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) %", out)
-    assert load, out
+    jackutil.check_xruns(out)  # the exit line's load and xruns (a sanity bound)
 
     x = rec.astype(np.float64)
     assert np.all(np.isfinite(x)) and np.max(np.abs(x)) <= 1.0
@@ -114,15 +111,6 @@ def test_play_notes_and_knobs_over_jack(jack_server, bundle):
     assert after < 0.8 * before, (before, after)  # timbre 0 -> timbre 7: darker
     # the played pitch survives the knob sweep
     assert abs(cents(f0(seg(5.9, 6.45), rate), hz(48))) < 10
-    xruns = int(m.group(1))
-    # xruns are counted server-wide: on this 2-core machine, shared with jackd and
-    # the test's own client, the dummy driver misses deadlines that rtsynth did
-    # not cause (seen: 11 xruns while rtsynth's slowest block took 17.5 % of the
-    # period). What rtsynth owns is its callback time: an xrun is rtsynth's only
-    # if a block needed the whole period; a lone descheduled block inflates the
-    # max (wall time) but not the p99.
-    p99, worst = float(load.group(2)), float(load.group(3))
-    assert xruns == 0 or worst < 100.0 or p99 < 50.0, out
 
 
 def test_unknown_jack_midi_port_lists_available(jack_server, bundle):
