@@ -299,12 +299,10 @@ def check_xruns(out):
     block (the median) at most half of it. ``benchmarks/canne_live.py`` and
     ``benchmarks/soak.py`` measure xruns properly.
     """
-    m = re.search(r"xruns: (\d+)", out)
-    load = re.search(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.]+) %", out)
-    assert m and load, out
-    xruns, median, worst = int(m.group(1)), float(load.group(1)), float(load.group(3))
-    assert xruns == 0 or worst < 100.0 or median < 50.0, out
-    return xruns
+    load = parse_load(out)
+    assert load is not None, out
+    assert load["xruns"] == 0 or load["load_max"] < 100.0 or load["load_median"] < 50.0, out
+    return load["xruns"]
 
 
 def parse_load(text):
