@@ -74,7 +74,7 @@ def run(engine, specs, messages, seconds, inp=None):
     """
     names = {s.name for s in specs}
     mapper = CommandMapper({"map": [e for e in MAPPING["map"] if e["param"] in names]}, specs)
-    auto = Automation(specs, SR)
+    auto = Automation(specs, SR, leads=engine.glide_lead)
     n = int(seconds * SR) // BLOCK * BLOCK
     out = np.zeros(n)
     slots, done = EventSlots(), EventSlots()

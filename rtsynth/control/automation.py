@@ -9,6 +9,12 @@ timed commands through :meth:`Automation.run` before the engine sees them:
   ``value`` over ``smooth`` seconds, one command per grid point. The grid is
   absolute (every ``grid`` samples since the stream began), so a render and a
   live run with other block sizes get the same commands at the same samples.
+* a parameter the engine follows a known time late (``leads``: CANNe's
+  latents crossfade in over a hop) glides up to that many samples ahead: a
+  step sends the value due ``min(lead, elapsed)`` samples later (running at
+  double speed until it is ``lead`` ahead), so the sound, not the command,
+  follows the glide's line and arrives when the glide ends. The glide's course
+  is fixed when its request arrives, so this looks ahead at nothing unknown.
 * ``("program", n)`` recalls preset ``n`` (all its parameters at once).
 * anything else passes through unchanged; an engine command for a
   parameter (``("wet", 0.5)`` from a live view, say) also updates its value
@@ -46,9 +52,12 @@ class Automation:
         ``presets[n]`` = ``{name: value}`` recalled by program change ``n``.
     grid : int
         Samples between glide steps.
+    leads : dict, optional
+        ``{command head: samples}``: how late the engine's sound follows that
+        command (an engine's ``glide_lead``); its parameters glide that far ahead.
     """
 
-    def __init__(self, specs, sample_rate, presets=None, grid=DEFAULT_GRID):
+    def __init__(self, specs, sample_rate, presets=None, grid=DEFAULT_GRID, leads=None):
         self.specs = list(specs)
         self.sample_rate = int(sample_rate)
         self.grid = int(grid)
@@ -64,6 +73,8 @@ class Automation:
         self._end = np.zeros(n)        # glide: target
         self._t0 = np.zeros(n, np.int64)
         self._len = np.ones(n, np.int64)
+        self._lead = np.array([int((leads or {}).get(s.command, 0)) for s in self.specs],
+                              np.int64)
         self._active = [0] * n         # slots gliding, first _n_active of them
         self._n_active = 0
         self._gliding = [False] * n
@@ -204,6 +215,7 @@ class Automation:
                 if done <= 0:
                     i += 1
                     continue
+                done += min(done, self._lead[slot])
                 span = self._len[slot]
                 if done >= span:
                     v = self._end[slot]

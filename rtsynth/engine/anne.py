@@ -113,6 +113,9 @@ class AnneEffect:
         # knob moves are redone at most once per slot of one hop (at the device rate) of
         # the output clock; a later one waits for the next slot (the block is split there)
         self._slot = max(1, round(m.hop * self.sample_rate / m.sample_rate))
+        # a knob move is heard whole a slot after it is redone (the redo crossfades over
+        # one): glides of the knobs and gains run this far ahead (control.Automation)
+        self.glide_lead = {"knob": self._slot, "gain": self._slot}
         self._moved = False
         self._redone_slot = -1
         # which knob moves may redo (those within 85 ms of a motion's start, as CANNe's

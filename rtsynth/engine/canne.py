@@ -125,6 +125,10 @@ class CanneSynth:
         self.bend_range, self.velocity_curve = float(bend_range), float(velocity_curve)
         self.level, self.max_block = float(level), int(max_block)
         self.latency_samples = 0  # a note sounds from its own sample on
+        # samples a latent change takes to be heard whole: each tick's decode crossfades in
+        # over the next hop. Glides of the latents run this far ahead (control.Automation),
+        # so the sound follows a glide's line instead of trailing it by a hop
+        self.glide_lead = {"latent": self.hop}
         self._rate_ratio = m.sample_rate / self.sample_rate
         self._decoder = bundle.decoder_binding(1)
         self._lo, self._hi = (np.array(m.latent_range, dtype=np.float64).T.copy())

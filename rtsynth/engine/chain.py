@@ -85,6 +85,8 @@ class Chain:
         self.max_block = min(source.max_block, effect.max_block)
         self.latency_samples = source.latency_samples + effect.latency_samples
         self.needs_input = hasattr(source, "feed")
+        self.glide_lead = {**getattr(source, "glide_lead", {}),
+                           **getattr(effect, "glide_lead", {})}
 
     def feed(self, block):
         """Hand the source one period of input (duplex hosts; see :class:`AudioInput`)."""

@@ -53,7 +53,8 @@ class Controls:
                 engine.apply(cmd)
             engine.reset()
         self.automation = Automation(self.specs, engine.sample_rate,
-                                     presets=[p.values for p in self.presets])
+                                     presets=[p.values for p in self.presets],
+                                     leads=getattr(engine, "glide_lead", None))
         self.automation.set_state(read_state(engine, self.specs))
         self.inbox = self.automation.inbox()  # OSC's queue, made before the stream starts
         self.mapper.automation = self.automation  # the host runs the mapper's output through it

@@ -125,7 +125,7 @@ class JackHost:
         self.link = link
         self.meter = DspMeter()
         self.events = EventSlots(max_events)
-        self.automation = automation or default_automation(self.mapper, client.samplerate)
+        self.automation = automation or default_automation(self.mapper, client.samplerate, engine)
         self._engine_events = EventSlots(max_events)  # the automation's output
         self.shutdown = threading.Event()
         self.shutdown_reason = ""

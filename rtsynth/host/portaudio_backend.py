@@ -104,7 +104,7 @@ class PortAudioHost:
         self.queue = queue if queue is not None else EventQueue()
         self.mapper = mapper or CommandMapper()
         self.events = EventSlots(max_events)
-        self.automation = automation or default_automation(self.mapper, self.rate)
+        self.automation = automation or default_automation(self.mapper, self.rate, engine)
         self._engine_events = EventSlots(max_events)  # the automation's output
         self.meter = DspMeter()
         self.buf = np.zeros(max(self.block, 8192), dtype=np.float32)

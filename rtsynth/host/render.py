@@ -257,7 +257,7 @@ def render_midi(bundle, midi, out_path, *, sample_rate=None, block=256, latents=
         mapper = mapper or controls.mapper
         automation = controls.automation
     else:
-        automation = default_automation(mapper, engine.sample_rate)
+        automation = default_automation(mapper, engine.sample_rate, engine)
     rate = engine.sample_rate
     if isinstance(midi, (str, os.PathLike)):
         events = read_midi(midi, rate, mapper)

@@ -235,16 +235,18 @@ def prefault(engine):
     return total
 
 
-def default_automation(mapper, rate):
+def default_automation(mapper, rate, engine=None):
     """The parameter automation a host runs when none is given: the one the
     session attached to the mapper (:meth:`rtsynth.host.controls.Controls.attach`),
-    else one for the mapper's parameters (None for a mapper without any)."""
+    else one for the mapper's parameters, with ``engine``'s glide leads (None for a
+    mapper without any)."""
     from ..control import Automation
 
     if getattr(mapper, "automation", None) is not None:
         return mapper.automation
     specs = getattr(mapper, "specs", None)
-    return None if specs is None else Automation(specs, rate)
+    return None if specs is None else Automation(specs, rate,
+                                                 leads=getattr(engine, "glide_lead", None))
 
 
 def latency_line(model, backend, rate, block, details, latency):

@@ -104,6 +104,43 @@ def test_glide_reaches_the_target_on_a_block_independent_grid(synth_bundle):
     assert runs[0][-1][0] < 30 + int(0.05 * SR) + 128
 
 
+def test_glide_of_a_late_parameter_runs_ahead_by_the_engines_lead(synth_bundle, effect_bundle):
+    """CANNe's latents are heard a hop after the tick that applies them: their glides run
+    up to a hop ahead (catching up at double speed), so the sound ends with the glide;
+    a parameter without a lead (the volume) glides on time."""
+    synth = CanneSynth(synth_bundle, sample_rate=SR, hop=256)
+    assert synth.glide_lead == {"latent": 256}
+    fx = _effect(effect_bundle)
+    assert fx.glide_lead == {"knob": fx._slot, "gain": fx._slot}
+    assert Chain(synth, fx).glide_lead == {"latent": 256, "knob": fx._slot, "gain": fx._slot}
+    specs = param_specs("canne", synth_bundle.manifest)
+    auto = Automation(specs, SR, grid=128, leads=synth.glide_lead)
+    t0, span = 30, int(0.05 * SR)
+    out = auto.run([(t0, ("set", "latent.0", 0.0, 0.05)), (t0, ("set", "volume", 0.0, 0.05))],
+                   4096, EventSlots())
+    steps = {"latent": [], "volume": []}
+    for i in range(len(out)):
+        off, cmd = out[i]
+        steps[cmd[0]].append((off, cmd[-1]))
+    start = auto.specs[0].default  # latent.0 (range 0..1) glides from its preset to 0
+    assert auto.specs[0].name == "latent.0" and start == 1.0
+    for off, v in steps["latent"]:
+        done = off - t0
+        due = min(span, done + min(done, 256))
+        assert v == pytest.approx(start * (1.0 - due / span))
+    # the latent ends one lead early, the volume on time (both on the 128 grid)
+    assert steps["latent"][-1] == (-(-(t0 + span - 256) // 128) * 128, 0.0)
+    assert steps["volume"][-1] == (-(-(t0 + span) // 128) * 128, 0.0)
+    for off, v in steps["volume"]:
+        assert v == pytest.approx(1.0 - min(1.0, (off - t0) / span))
+
+
+def _effect(bundle):
+    from rtsynth.engine.anne import AnneEffect
+
+    return AnneEffect(bundle, sample_rate=SR)
+
+
 def test_program_change_recalls_a_preset_and_engine_commands_update_the_mirror(synth_bundle):
     specs = param_specs("canne", synth_bundle.manifest)
     auto = Automation(specs, SR, presets=[{"attack": 0.5}, {"latent.1": 0.25, "mode": 2.0}])
