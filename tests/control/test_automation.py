@@ -108,11 +108,15 @@ def test_glide_of_a_late_parameter_runs_ahead_by_the_engines_lead(synth_bundle, 
     """CANNe's latents are heard a hop after the tick that applies them: their glides run
     up to a hop ahead (catching up at double speed), so the sound ends with the glide;
     a parameter without a lead (the volume) glides on time."""
+    from rtsynth.engine.anne import AnneEffect
+
     synth = CanneSynth(synth_bundle, sample_rate=SR, hop=256)
     assert synth.glide_lead == {"latent": 256}
-    fx = _effect(effect_bundle)
-    assert fx.glide_lead == {"knob": fx._slot, "gain": fx._slot}
-    assert Chain(synth, fx).glide_lead == {"latent": 256, "knob": fx._slot, "gain": fx._slot}
+    fx = AnneEffect(effect_bundle, sample_rate=SR)
+    m = effect_bundle.manifest
+    hop = round(m.hop * SR / m.sample_rate)  # one model hop at the device rate
+    assert fx.glide_lead == {"knob": hop, "gain": hop}
+    assert Chain(synth, fx).glide_lead == {"latent": 256, "knob": hop, "gain": hop}
     specs = param_specs("canne", synth_bundle.manifest)
     auto = Automation(specs, SR, grid=128, leads=synth.glide_lead)
     t0, span = 30, int(0.05 * SR)
@@ -133,12 +137,6 @@ def test_glide_of_a_late_parameter_runs_ahead_by_the_engines_lead(synth_bundle, 
     assert steps["volume"][-1] == (-(-(t0 + span) // 128) * 128, 0.0)
     for off, v in steps["volume"]:
         assert v == pytest.approx(1.0 - min(1.0, (off - t0) / span))
-
-
-def _effect(bundle):
-    from rtsynth.engine.anne import AnneEffect
-
-    return AnneEffect(bundle, sample_rate=SR)
 
 
 def test_program_change_recalls_a_preset_and_engine_commands_update_the_mirror(synth_bundle):

@@ -223,11 +223,12 @@ def test_dry_delay_exact_and_knob_cc_changes_the_spectrum(jack_server, bundles, 
 
 
 @pytest.fixture(scope="module")
-def wide_server():
+def wide_server(jack_server):
     """A second dummy server with 1024-frame periods (21 ms). On a loaded machine the
     256-frame server dropped a cycle every few periods (274 xruns in 4 s, callbacks
     starting 5 ms late at the p99), which left no stretch for an exact comparison; the
-    comparison does not depend on the period, and a longer one absorbs that jitter."""
+    comparison does not depend on the period, and a longer one absorbs that jitter.
+    (``jack_server`` first: it skips or fails, as the set-up requires, without jackd.)"""
     server = jackutil.start_server(rate=48000, blocksize=1024)
     yield server
     jackutil.stop_server(server)
