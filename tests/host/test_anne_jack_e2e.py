@@ -123,10 +123,15 @@ def _aligned(got, ref, size):
     started = np.flatnonzero(ref > 0)
     assert started.size, "the reference port carried nothing"
     first = int(started[0]) - int(ref[started[0]]) + 1
-    assert first >= 0, "the recorder started after the feeder"
+    if first < 0:  # the recorder's first cycle came late, after the feeder's (an xrun)
+        raise Disordered(f"the recorder started {-first} samples after the feeder")
     rec = got[first:first + size].astype(np.float64)
     assert rec.size == size and not np.isnan(rec).any(), "the recording is short"
     return rec
+
+
+class Disordered(Exception):
+    """A session the server disordered under load before the feed could be aligned."""
 
 
 def _count(state, key, start, frames):
@@ -157,16 +162,13 @@ def period_delays(rec, ref, lag, period, stop, atol=0.0):
     return delays
 
 
-def check_delays(delays, lag, xruns, out):
-    """Every period matched, all at ``lag``, when the server reported no xrun. A cycle the
-    server drops under load garbles a period or two and moves everything after it by a
-    whole period: with xruns, at most two unmatched periods and one change of delay per
-    xrun, and the recording starts at ``lag`` or meets it later."""
-    matched = [d for d in delays if d is not None]
-    assert len(delays) - len(matched) <= 2 * xruns, (delays, out)
-    changes = sum(a != b for a, b in zip(matched, matched[1:]))
-    assert changes <= xruns, (changes, delays, out)
-    assert matched[0] == lag or (xruns and lag in matched), (delays, out)
+def longest_run(delays, lag):
+    """The most consecutive periods matched at exactly ``lag``."""
+    best = run = 0
+    for d in delays:
+        run = run + 1 if d == lag else 0
+        best = max(best, run)
+    return best
 
 
 def printed_latency(out, rate):
@@ -188,7 +190,18 @@ def band_spectrum(x, n_fft=1024):
 
 
 def test_dry_delay_exact_and_knob_cc_changes_the_spectrum(jack_server, bundles, rng):
+    """wet 0: the recording is the fed signal delayed by the printed latency, bit for bit;
+    then the knob CCs move the wet spectrum.
+
+    A cycle the server drops under load (an xrun) garbles a period or two and can move
+    everything after it by a whole period, even before the feed begins (CI, stop 17: the
+    whole recording one period early, with the delay line intact). So a session without
+    xruns must match every period at the printed delay and be silent before it; a
+    session with xruns must hold an undisturbed stretch of 0.5 s at exactly that delay;
+    under load a session may be tried three times.
+    """
     rate = jack_server.rate
+    period = jack_server.blocksize
     feed = np.zeros(6 * rate, dtype=np.float32)
     feed[:2 * rate] = rng.uniform(-0.3, 0.3, 2 * rate)
     feed[rate // 10:2 * rate:rate // 4] = 0.9  # impulses over the noise
@@ -196,19 +209,27 @@ def test_dry_delay_exact_and_knob_cc_changes_the_spectrum(jack_server, bundles, 
     cc = [(2 * rate, bytes((0xB0, 34, 127)))]  # wet 0 -> 1
     # knob a (the lowest latents, 0-1.5 kHz) to 5.5, knob e (the top ones) to 0.5
     cc += [(4 * rate, bytes((0xB0, 29, 127))), (4 * rate, bytes((0xB0, 33, 0)))]
-    rec, out = play_through(jack_server, ["--model", bundles["id16k"], "--wet", 0], feed, cc)
-    n = printed_latency(out, rate)
-    assert "wet path resampled" in out and "wet 0" in out
-
-    xruns = jackutil.check_xruns(out)
-    # wet 0: the recording is the fed signal delayed by the printed latency, bit for bit.
-    # A cycle the server drops under load (an xrun) moves the rest by a whole period;
-    # every period must still be an exact copy, and all of them at the printed delay
-    # when no xrun was reported
-    corr = np.correlate(rec[:rate], feed[:rate // 2].astype(np.float64), mode="valid")
-    assert abs(int(np.argmax(corr)) - n) <= 1, (int(np.argmax(corr)), n)
-    assert not np.any(rec[:n])
-    check_delays(period_delays(rec, feed, n, jack_server.blocksize, 2 * rate), n, xruns, out)
+    out = "no session could be aligned"
+    for attempt in range(3):
+        try:
+            rec, out = play_through(jack_server, ["--model", bundles["id16k"], "--wet", 0],
+                                    feed, cc)
+        except Disordered as e:
+            out = str(e)
+            continue
+        n = printed_latency(out, rate)
+        assert "wet path resampled" in out and "wet 0" in out
+        delays = period_delays(rec, feed, n, period, 2 * rate)
+        if jackutil.check_xruns(out) == 0:
+            corr = np.correlate(rec[:rate], feed[:rate // 2].astype(np.float64), mode="valid")
+            assert abs(int(np.argmax(corr)) - n) <= 1, (int(np.argmax(corr)), n, out)
+            assert not np.any(rec[:n]), out
+            assert all(d == n for d in delays), (delays, out)
+            break
+        if longest_run(delays, n) * period >= rate // 2:
+            break
+    else:
+        pytest.fail(f"no session in three held 0.5 s at the printed delay: {out}")
 
     # wet 1, then the knob CCs: the spectrum moves, far more than between two halves of
     # one setting (the input is stationary noise)
@@ -261,8 +282,13 @@ def test_wet_path_live_equals_offline_at_another_model_rate(wide_server, bundles
         for i in range(0, x.size, period):
             fx.process(x[i:i + period], out=y[i:i + period])
         refs.append(y[lead:])
+    out = "no session could be aligned"
     for attempt in range(3):
-        rec, out = play_through(jack_server, ["--model", bundles["id22k"]], feed, [])
+        try:
+            rec, out = play_through(jack_server, ["--model", bundles["id22k"]], feed, [])
+        except Disordered as e:
+            out = str(e)
+            continue
         n = printed_latency(out, rate)
         assert n == fx.latency_samples
         xruns = jackutil.check_xruns(out)
