@@ -13,7 +13,7 @@ import math
 from .keyboard import KeyboardPiano, note_name
 from .ui_params import ParamBoard
 
-__all__ = ["ViewSession", "LearnAdapter", "describe_midi", "HISTORY"]
+__all__ = ["ViewSession", "MidiActivity", "LearnAdapter", "describe_midi", "HISTORY"]
 
 #: snapshots of DSP-load history kept for the sparkline (1 s at 15 a second)
 HISTORY = 15
@@ -49,7 +49,7 @@ class ViewSession:
         self.load_now = self.load_median = 0.0
         self.load_history = collections.deque([0.0] * HISTORY, maxlen=HISTORY)
         self.xruns = self.voices = self.midi_count = 0
-        self.midi_log = collections.deque(maxlen=8)
+        self.midi_activity = MidiActivity(8)
         self.messages = collections.deque(maxlen=3)
         self.armed = None  # the parameter MIDI learn waits for
 
@@ -139,12 +139,53 @@ class ViewSession:
 
     def _on_midi(self, status, d1, d2):
         self.midi_count += 1
-        self.midi_log.append(describe_midi(status, d1, d2))
+        self.midi_activity.add(status, d1, d2)
         if self.armed is not None and self.learn is not None:
             done = self.learn.feed(status, d1, d2)
             if done:
                 self.armed = None
                 self.say(done)
+
+
+class MidiActivity:
+    """The last message of each MIDI source, in fixed lines: a controller's line updates in
+    place as the knob turns, so the lines do not scroll (a scrolling log re-renders every
+    line at every message, and a turned knob floods it with one controller).
+
+    A source is a channel's notes, its bend, its program, its pressure, or one of its
+    controllers. A new source takes a free line, else the line least recently used.
+
+    Parameters
+    ----------
+    maxlen : int
+        Lines shown.
+    """
+
+    def __init__(self, maxlen):
+        self.maxlen = maxlen
+        self.lines = [""] * maxlen
+        self.latest = None  # the line of the last message
+        self._keys = [None] * maxlen
+        self._used = [0] * maxlen
+        self._count = 0
+
+    def add(self, status, d1, d2):
+        """Show one channel message (status byte, two data bytes)."""
+        kind = status >> 4
+        key = (status & 0x0F, 0x9 if kind == 0x8 else kind, d1 if kind == 0xB else None)
+        self._count += 1
+        if key in self._keys:
+            i = self._keys.index(key)
+        else:
+            i = min(range(self.maxlen), key=self._used.__getitem__)  # free lines have 0
+            self._keys[i] = key
+        self.lines[i] = describe_midi(status, d1, d2)
+        self._used[i] = self._count
+        self.latest = i
+
+    def __iter__(self):
+        """The lines in use, top to bottom."""
+        return (line for line in self.lines if line)
 
 
 class LearnAdapter:

@@ -10,16 +10,13 @@ processes carry (JSON snapshots one way, JSON command lists the other).
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 
 from synth_bundles import make_synth_bundle
+from viewpty import ViewProcess
 
 pytest.importorskip("textual")
 
@@ -31,7 +28,7 @@ from rtsynth.host.ui import LiveView  # noqa: E402
 from rtsynth.host.ui_bridge import Publisher  # noqa: E402
 from rtsynth.host.ui_link import UiLink  # noqa: E402
 from rtsynth.host.ui_params import view_specs  # noqa: E402
-from rtsynth.host.ui_session import ViewSession  # noqa: E402
+from rtsynth.host.ui_session import MidiActivity, ViewSession  # noqa: E402
 from rtsynth.model import load_bundle  # noqa: E402
 
 RATE, BLOCK = 22050, 256
@@ -116,7 +113,7 @@ def test_computer_keyboard_plays_notes_that_sound(bundle):
             assert session.piano.sounding == [48, 64]
             sound = host.process(40)
             await pilot.pause(0.2)  # a few view frames: the meters follow the sound
-            meters = str(app.query_one("#meters").render())
+            meters = app.query_one("#meters").shown.plain
             await pilot.press("ctrl+c")
         return sound, meters
 
@@ -132,6 +129,51 @@ def test_computer_keyboard_plays_notes_that_sound(bundle):
     assert session.piano.sounding == []
     host.process(200)
     assert host.engine.active_voices == 0
+
+
+def test_every_meter_line_is_on_screen_with_an_input(bundle):
+    """An effect's view has an input meter too: its panel grows so the xrun count stays
+    visible (a fixed height hid that line for ANNe before stop 18)."""
+    session, host = _session(bundle)
+    session = ViewSession(session.board.specs, lambda cmd: True, title="fx", period_ms=5.3,
+                          has_input=True)
+    snap = {"levels": [0.5, 0.1, 0.25, 0.05], "load_now": 12.0, "load_max": 30.0,
+            "load_median": 15.0, "xruns": 3, "voices": 0, "values": {}, "midi": [], "say": []}
+
+    async def scenario():
+        app = LiveView(session, lambda: [snap], fps=30)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.2)
+            svg = app.export_screenshot()
+            await pilot.press("ctrl+c")
+        return svg
+
+    svg = _run(scenario()).replace("&#160;", " ")
+    for text in ("out ", "in ", "DSP", "median 15.0 %", "xruns 3"):
+        assert text in svg, text
+
+
+def test_a_moved_parameter_redraws_only_its_line(bundle):
+    """The view hands textual only the lines that changed: a knob move is one row."""
+    session, host = _session(bundle)
+    updated = []
+
+    async def scenario():
+        app = LiveView(session, lambda: [], fps=1)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.1)
+            app._frame(tick=False)  # the first frame came before the layout set the widths
+            params = app.query_one("#params")
+            for i, row in enumerate(params._rows):
+                row.update = lambda text, i=i, **kw: updated.append(i)
+            app._frame(tick=False)
+            assert updated == []  # nothing moved
+            session.board.nudge(1, row=3)
+            app._frame(tick=False)
+            await pilot.press("ctrl+c")
+
+    _run(scenario())
+    assert updated == [3]
 
 
 def test_arrow_keys_select_and_move_a_parameter(bundle):
@@ -164,7 +206,7 @@ def test_midi_activity_and_learn_without_a_learner(bundle):
     for snap in session.poll():
         session.apply(snap)
     assert session.midi_count == 2
-    assert list(session.midi_log) == ["ch1 CC 21 = 64", "ch1 note on  C4 100"]
+    assert list(session.midi_activity) == ["ch1 CC 21 = 64", "ch1 note on  C4 100"]
     assert session.key("ctrl+l", 0.0) and "not available" in session.messages[-1]
 
 
@@ -202,49 +244,39 @@ def test_publisher_refuses_commands_the_engine_does_not_take(bundle):
     assert pub.command(["note_on", 60, 100]) and len(host.link.commands) == 1
 
 
-def test_view_process_starts_and_ends_with_its_pipe(bundle, tmp_path):
+def test_view_process_starts_and_ends_with_its_pipe(bundle):
     """The real view process under a pseudo-terminal: init, snapshots, quit -> exit 0."""
-    import pty
-
     session, host = _session(bundle)
     pub = Publisher(host, host.link, session.board.specs)
-    to_r, to_w = os.pipe()
-    from_r, from_w = os.pipe()
-    master, slave = pty.openpty()
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
-    proc = subprocess.Popen([sys.executable, "-m", "rtsynth.host.ui_process", str(to_r),
-                             str(from_w)], pass_fds=(to_r, from_w), stdin=slave,
-                            stdout=slave, stderr=slave, env=env)
-    os.close(to_r), os.close(from_w), os.close(slave)
-    drained = []
-    stop = threading.Event()
-    reader = threading.Thread(target=lambda: _drain(master, drained, stop), daemon=True)
-    reader.start()
+    view = ViewProcess(cols=100, rows=30)
     try:
-        os.write(to_w, json.dumps({"init": pub.init("pty test")}).encode() + b"\n")
+        view.send({"init": pub.init("pty test")})
         for _ in range(10):
             host.process(4)
-            os.write(to_w, json.dumps(pub.snapshot()).encode() + b"\n")
+            view.send(pub.snapshot())
             time.sleep(0.1)
-        os.write(to_w, b'{"quit": true}\n')
-        assert proc.wait(timeout=30) == 0, b"".join(drained)[-2000:]
+        view.send({"quit": True})
+        assert view.proc.wait(timeout=30) == 0, b"".join(view.chunks)[-2000:]
     finally:
-        stop.set()
-        if proc.poll() is None:
-            proc.kill()
-        os.close(to_w), os.close(from_r)
-    assert b"parameters" in b"".join(drained)
+        view.close()
+    assert b"parameters" in b"".join(view.chunks)
 
 
-def _drain(fd, chunks, stop):
-    while not stop.is_set():
-        try:
-            data = os.read(fd, 65536)
-        except OSError:
-            return
-        if not data:
-            return
-        chunks.append(data)
+def test_midi_activity_keeps_one_line_per_source():
+    """A turned knob updates its own line; new sources fill free lines, then the line
+    least recently used; lines never move."""
+    act = MidiActivity(3)
+    for v in range(100):
+        act.add(0xB0, 21, v)
+    assert act.lines == ["ch1 CC 21 = 99", "", ""] and act.latest == 0
+    act.add(0x90, 60, 100)
+    act.add(0x80, 60, 0)  # the note off shares the notes' line
+    act.add(0xB1, 21, 5)  # another channel: another source
+    assert act.lines == ["ch1 CC 21 = 99", "ch1 note off C4", "ch2 CC 21 = 5"]
+    act.add(0xB0, 21, 1)
+    act.add(0xE0, 0, 80)  # full: takes the notes' line, used longest ago
+    assert act.lines == ["ch1 CC 21 = 1", "ch1 bend +2048", "ch2 CC 21 = 5"]
+    assert act.latest == 1 and list(act) == act.lines
 
 
 def test_piano_layout_octaves_and_release_by_timeout():

@@ -1,0 +1,118 @@
+"""What the performer view's own process costs: CPU and bytes sent to the terminal.
+
+Runs the real view process (``python -m rtsynth.host.ui_process``, as ``rtsynth
+play --ui`` starts it) under a pseudo-terminal of 120 x 36 cells and feeds it,
+15 times a second, snapshots like a live CANNe session's (models/canne): two
+latents gliding, the output and DSP meters moving, two MIDI messages per
+snapshot. After a warm-up it reads the process's CPU time from /proc and counts
+what the view writes to the terminal. No audio runs: ``ui_cost.py`` measures
+the view's effect on the audio thread; this one measures the view alone, in
+seconds instead of minutes, so that its cost can be tracked per change.
+
+Writes ``benchmarks/results/view_cost.json`` / ``.png``.
+Usage: ``python benchmarks/view_cost.py [--seconds 30] [--model models/canne]``
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the view-under-a-pty helper the tests use
+
+from rtsynth.host.ui import FPS  # noqa: E402
+from rtsynth.host.ui_params import view_specs  # noqa: E402
+from rtsynth.model import load_bundle  # noqa: E402
+from viewpty import ViewProcess  # noqa: E402
+
+#: warm-up before the measured time: imports, textual start, first full paint
+WARMUP = 3.0
+COLS, ROWS = 120, 36
+
+
+def measure(model, seconds):
+    specs = view_specs("canne", load_bundle(model).manifest)
+    view = ViewProcess(cols=COLS, rows=ROWS, cwd=ROOT)
+    pid = view.proc.pid
+    init = {"title": "view_cost", "specs": [asdict(s) for s in specs], "learn": None,
+            "period_ms": 1000 * 256 / 48000, "has_input": False}
+    view.send({"init": init})
+    moving = specs[:2]
+    t0 = time.monotonic()
+    k, mark = 0, None
+    while (now := time.monotonic()) - t0 < WARMUP + seconds:
+        if mark is None and now - t0 >= WARMUP:
+            mark = (now, _cpu(pid), view.written)
+        k += 1
+        values = {s.name: s.lo + (s.hi - s.lo) * (0.5 + 0.5 * math.sin(k / (20 + i)))
+                  for i, s in enumerate(moving)}
+        level = 0.3 + 0.1 * math.sin(k / 3)
+        snap = {"levels": [level, level / 4, 0.0, 0.0], "load_now": 15 + 8 * math.sin(k),
+                "load_max": 30 + 10 * math.sin(k / 7), "load_median": 15.0, "xruns": 0,
+                "voices": 8, "values": values,
+                "midi": [(0xB0, 21, k % 128), (0xB0, 22, (3 * k) % 128)], "say": []}
+        view.send(snap)
+        time.sleep(max(0.0, t0 + k / FPS - time.monotonic()))
+    end = (time.monotonic(), _cpu(pid), view.written)
+    view.send({"quit": True})
+    rc = view.proc.wait(timeout=30)
+    view.close()
+    wall = end[0] - mark[0]
+    return {"exit": rc, "seconds": round(wall, 2), "snapshots_per_s": FPS,
+            "cpu_seconds": round(end[1] - mark[1], 3),
+            "cpu_percent_of_a_core": round(100 * (end[1] - mark[1]) / wall, 1),
+            "terminal_kB_per_s": round((end[2] - mark[2]) / wall / 1000, 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--model", default=str(ROOT / "models" / "canne"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    r = measure(args.model, args.seconds)
+    result = {"benchmark": "view_cost", "date": time.strftime("%Y-%m-%d"),
+              "command": "python benchmarks/view_cost.py " + " ".join(sys.argv[1:]),
+              "terminal": f"{COLS} x {ROWS}", "cpu": platform.processor() or platform.machine(),
+              "cores": os.cpu_count(), "loadavg": os.getloadavg(), **r}
+    (out / "view_cost.json").write_text(json.dumps(result, indent=1))
+    print(f"view process: {r['cpu_percent_of_a_core']} % of a core, "
+          f"{r['terminal_kB_per_s']} kB/s to the terminal over {r['seconds']} s "
+          f"({FPS} snapshots/s)")
+    _plot(result, out / "view_cost.png")
+
+
+def _plot(result, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3))
+    for ax, key, label in ((axes[0], "cpu_percent_of_a_core", "CPU, % of a core"),
+                           (axes[1], "terminal_kB_per_s", "to the terminal, kB/s")):
+        ax.bar(["view"], [result[key]], color="tab:blue")
+        ax.set_title(label)
+        ax.text(0, result[key], f"{result[key]}", ha="center", va="bottom")
+    fig.suptitle(f"rtsynth --ui view process, {result['terminal']}, "
+                 f"{result['snapshots_per_s']} snapshots/s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _cpu(pid):
+    """The process's user + system CPU time in seconds, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    main()
