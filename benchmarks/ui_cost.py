@@ -9,8 +9,9 @@ log every frame). The ``--ui`` run gets a pseudo-terminal (``script``) of
 with ``--duration`` and prints its exit line (DSP load median / p99 / max as
 % of the period, and the xrun count), which is parsed here. Runs alternate
 (without, with, with, without, ...) so drift on a shared machine hits both
-alike. An idle JACK client for the same time gives the server's own xrun
-baseline.
+alike. Each run gets a fresh server, first probed by an idle JACK client
+(``--idle-seconds``, 20 by default): the xruns the machine makes by itself
+just then. Pairs whose two probes both saw none are reported apart.
 
 Target (issue 6): with ``--ui``, DSP load change <= 10 % and no extra xruns
 over 60 s at 48 kHz / 256.
@@ -41,7 +42,7 @@ import jack  # noqa: E402
 import jackutil  # noqa: E402
 
 from canne_live import write_load  # noqa: E402
-from soakutil import idle_baseline, with_attribution  # noqa: E402
+from soakutil import idle_run, with_attribution  # noqa: E402
 
 NAME = "rtbenchui"
 ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
@@ -129,7 +130,12 @@ def summarise(runs, idle_xruns):
         "view_cpu_seconds": view["cpu_seconds"] - base["cpu_seconds"],
     }
     met = change["median_rel_pct"] <= 10.0 and change["extra_xruns"] <= 0
+    # pairs whose two idle probes both saw no xrun: the machine was quiet around them
+    pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
+    quiet = [p for p in pairs if all(r.get("idle_xruns", 0) == 0 for r in p)]
+    quiet_extra = [sum(r["xruns"] if r["ui"] else -r["xruns"] for r in p) for p in quiet]
     return {"without_ui": base, "with_ui": view, "change": change, "idle_xruns": idle_xruns,
+            "quiet_pairs": len(quiet), "quiet_pairs_extra_xruns": quiet_extra,
             "target": "median DSP load change <= 10 % and no extra xruns", "met": met}
 
 
@@ -140,6 +146,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=1,
                     help="pairs of runs (alternating order); default 1")
+    ap.add_argument("--idle-seconds", type=float, default=20.0,
+                    help="idle-client probe of each run's fresh server before it; default 20")
     jackutil.add_realtime_option(ap)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
@@ -151,25 +159,34 @@ def main(argv=None):
         print("ui_cost: expected `script` (util-linux) for the view's pseudo-terminal, found "
               "none", file=sys.stderr)
         return 1
-    server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
     runs = []
-    try:
-        idle = idle_baseline(server, args.seconds)
-        print(f"idle client: {idle} xruns in {args.seconds:.0f} s")
-        for i in range(args.repeats):
-            for ui in ((False, True) if i % 2 == 0 else (True, False)):
+    idle = 0
+    for i in range(args.repeats):
+        for ui in ((False, True) if i % 2 == 0 else (True, False)):
+            # a fresh server per run, probed by an idle client just before: on the shared
+            # machine the xruns of both configurations grew run after run on one server
+            # (stop 18: 15, 11, 101, 206, 410, 1157), so a single probe at the start
+            # said nothing of the later runs
+            server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
+            try:
+                probe = idle_run(server, args.idle_seconds)
                 r = with_attribution(server, lambda: run_once(server, args.model, args.voices,
                                                               args.seconds, ui))
-                a = r.get("xrun_attribution", {})
-                # xruns after an rtsynth block over its period or started too late to end in it
-                r["xruns_rtsynth"] = a.get("overran", 0) + a.get("started_late", 0)
-                runs.append(r)
-                print(f"{'with' if ui else 'without':>7} --ui: DSP load median "
-                      f"{r['load_median']:.1f} %, p99 {r['load_p99']:.1f} %, max "
-                      f"{r['load_max']:.1f} %; xruns {r['xruns']} ({r['xruns_rtsynth']} after "
-                      f"an rtsynth block over or late); CPU {r['cpu_seconds']:.1f} s")
-    finally:
-        jackutil.stop_server(server)
+            finally:
+                jackutil.stop_server(server)
+            a = r.get("xrun_attribution", {})
+            # xruns after an rtsynth block over its period or started too late to end in it
+            r["xruns_rtsynth"] = a.get("overran", 0) + a.get("started_late", 0)
+            r["idle_xruns"] = probe["xruns"]
+            r["idle_steal_pct"] = _steal_pct(probe["steal"])
+            idle += probe["xruns"]
+            runs.append(r)
+            print(f"{'with' if ui else 'without':>7} --ui: DSP load median "
+                  f"{r['load_median']:.1f} %, p99 {r['load_p99']:.1f} %, max "
+                  f"{r['load_max']:.1f} %; xruns {r['xruns']} ({r['xruns_rtsynth']} after "
+                  f"an rtsynth block over or late); CPU {r['cpu_seconds']:.1f} s; idle "
+                  f"client before: {probe['xruns']} xruns in {args.idle_seconds:g} s, steal "
+                  f"{r['idle_steal_pct']:.1f} %")
     res = {"benchmark": "ui_cost", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
            "block": 256, "voices": args.voices, "seconds": args.seconds,
            "repeats": args.repeats, "model": str(args.model),
@@ -181,6 +198,8 @@ def main(argv=None):
           f"p99 {c['p99_rel_pct']:+.1f} %, extra xruns {c['extra_xruns']:+g} "
           f"({c['extra_xruns_rtsynth']:+g} after an rtsynth block over or late), view CPU "
           f"{c['view_cpu_seconds']:.1f} s; target {'met' if res['met'] else 'NOT met'}")
+    print(f"pairs with a quiet idle probe before both runs: {res['quiet_pairs']} of "
+          f"{args.repeats}, extra xruns with --ui in each: {res['quiet_pairs_extra_xruns']}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "ui_cost_rt" if args.realtime else "ui_cost"
@@ -188,6 +207,15 @@ def main(argv=None):
     _plot(res, out / f"{stem}.png")
     print(f"wrote {out / (stem + '.json')}")
     return 0
+
+
+def _steal_pct(steal):
+    """The hypervisor's steal over a probe, in % of one CPU (``watch_steal`` samples:
+    (monotonic ns, steal ticks))."""
+    if len(steal) < 2:
+        return 0.0
+    (t0, s0), (t1, s1) = steal[0], steal[-1]
+    return 100.0 * (s1 - s0) / os.sysconf("SC_CLK_TCK") / max((t1 - t0) / 1e9, 1e-9)
 
 
 def _plot(res, path):
