@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -201,15 +202,29 @@ def client(name, server):
         Client name.
     server : JackServer
     """
-    import jack
-
-    c = jack.Client(name, servername=server.name, no_start_server=True)
+    c = open_client(name, server)
     try:
         yield c
     finally:
-        if c.status is not None:
-            c.deactivate(ignore_errors=True)
         c.close()
+
+
+def open_client(name, server):
+    """A ``jack.Client`` on ``server`` (never starting another) that stops without hanging.
+
+    JACK2's ``jack_deactivate`` (and ``jack_client_close`` on an active client) ends
+    the process thread with ``pthread_cancel``; caught inside a Python callback
+    that hangs the caller for good (a test client's close hung a CI-length run
+    here, stop 18; the host's own stop was fixed the same way in stop 16, see
+    :mod:`rtsynth.host.jack_backend`). So this client's ``deactivate`` and
+    ``close`` first let its process callback end its own thread (it raises
+    ``jack.CallbackExit``), and only then call libjack.
+    """
+    import jack
+
+    c = jack.Client(name, servername=server.name, no_start_server=True)
+    _make_stoppable(c, jack.CallbackExit)
+    return c
 
 def stop_server(server, timeout=15.0):
     """Terminate ``server`` (SIGTERM, then SIGKILL after ``timeout`` s) and remove its log.
@@ -321,3 +336,49 @@ def parse_load(text):
             "load_max": float(m.group(3)), "blocks": int(m.group(4)), "xruns": int(m.group(5)),
             **({"start_p99_ms": float(m.group(6)), "start_max_ms": float(m.group(7))}
                if m.group(6) else {})}
+
+
+def _make_stoppable(c, exit_exc, end_timeout=1.0, grace=0.1):
+    """Give ``c`` a ``set_process_callback``, ``activate``, ``deactivate`` and ``close``
+    that end the process thread from inside its callback before libjack cancels it
+    (a server that runs no more cycles never lets the callback see the request:
+    after ``end_timeout`` s libjack is called anyway)."""
+    stop, ended = threading.Event(), threading.Event()
+    state = {"callback": False, "active": False, "closed": False}
+    set_process, activate, deactivate, close = (c.set_process_callback, c.activate,
+                                                c.deactivate, c.close)
+
+    def set_process_callback(fn):
+        def process(frames):
+            if stop.is_set():
+                ended.set()
+                raise exit_exc  # libjack ends this thread itself, outside Python
+            fn(frames)
+        set_process(process)
+        state["callback"] = True
+        return fn
+
+    def activate_():
+        activate()
+        state["active"] = True
+
+    def deactivate_(ignore_errors=True):
+        if state["active"] and state["callback"]:
+            stop.set()
+            if ended.wait(end_timeout):
+                time.sleep(grace)  # libjack marks the client inactive after the return
+        state["active"] = False
+        deactivate(ignore_errors=ignore_errors)
+        stop.clear()
+        ended.clear()
+
+    def close_(ignore_errors=True):
+        if state["closed"]:
+            return
+        if state["active"]:
+            deactivate_()
+        state["closed"] = True
+        close(ignore_errors=ignore_errors)
+
+    c.set_process_callback, c.activate = set_process_callback, activate_
+    c.deactivate, c.close = deactivate_, close_

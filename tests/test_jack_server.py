@@ -83,3 +83,46 @@ def test_midi_note_on_through_server(jack_server):
 
     assert received[0] == (offset, note_on)
     assert all(ev == (offset, note_on) for ev in received)
+
+
+CLOSE_LOOP = """
+import sys, threading, time, types
+sys.path.insert(0, {tests!r})
+import jackutil
+server = types.SimpleNamespace(name={name!r})  # open_client needs only the name
+busy = [True]
+def contend():
+    while busy[0]:
+        sum(range(2000))
+threading.Thread(target=contend, daemon=True).start()
+for i in range({n}):
+    c = jackutil.open_client(f"rt-close-{{i}}", server)
+    port = c.midi_outports.register("out")
+    def process(frames):
+        port.clear_buffer()
+        sum(range(3000))  # a callback that is in Python when the close comes
+        port.write_midi_event(0, bytes([0x90, 60, 100]))
+    c.set_process_callback(process)
+    c.activate()
+    time.sleep(0.05)
+    if i % 2:
+        c.deactivate()
+    c.close()
+busy[0] = False
+print("closed", {n}, flush=True)
+"""
+
+
+def test_test_clients_close_without_hanging(jack_server):
+    """The tests' own JACK clients close while their Python callback runs, without the
+    hang a plain ``jack.Client.close`` has there (JACK2 cancels the process thread
+    inside the interpreter): a plain close hung at the second client of this loop on
+    this machine, and once in a whole-suite run (stop 18)."""
+    import os
+    import subprocess
+    import sys
+
+    code = CLOSE_LOOP.format(tests=os.path.dirname(__file__), name=jack_server.name, n=20)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "closed 20" in r.stdout, (r.stdout, r.stderr)

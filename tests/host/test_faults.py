@@ -87,9 +87,7 @@ class _Live:
 
 def _keyboard(server, name, note=None):
     """A JACK client ``name:out`` that plays ``note`` (on every 100th period) when given."""
-    import jack
-
-    c = jack.Client(name, servername=server.name, no_start_server=True)
+    c = jackutil.open_client(name, server)
     port = c.midi_outports.register("out")
     count = [0]
 
