@@ -17,6 +17,7 @@ import time
 
 from ..control import EventQueue
 from ..errors import DeviceError
+from .midi_ports import close_midi_inputs
 
 __all__ = ["run_live", "STOP_TIMEOUT"]
 
@@ -106,8 +107,7 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
     finally:
         stop.set()
         stopped = _stop_within(host, STOP_TIMEOUT)
-        for m in midi_ins:
-            m.close_port()
+        close_midi_inputs(midi_ins)
         print(host.meter.report(rate), file=out, flush=True)
         if os.environ.get("RTSYNTH_DSP_TRACE"):  # per-block times, for the benchmarks
             host.meter.save(os.environ["RTSYNTH_DSP_TRACE"])
@@ -168,8 +168,7 @@ def _open_portaudio(build, device, input_device, midi_in, virtual_midi, sample_r
         host = PortAudioHost(engine, dev, rate, block, queue=queue, mapper=mapper,
                              input_device=in_dev)
     except BaseException:
-        for m in midi_ins:
-            m.close_port()
+        close_midi_inputs(midi_ins)
         raise
     host.midi_watch = RtMidiWatch(midi_ins, midi_ports, queue)  # reopens ports that come back
     warm_up(engine, block)

@@ -11,12 +11,13 @@ callback drains.
 
 import contextlib
 import os
+import time
 
 from ..control import parse_message
 from ..errors import DeviceError
 
-__all__ = ["midi_input_ports", "all_midi_input_ports", "open_midi_inputs", "midi_callback",
-           "port_lister"]
+__all__ = ["midi_input_ports", "all_midi_input_ports", "open_midi_inputs", "close_midi_inputs",
+           "midi_callback", "port_lister"]
 
 
 def midi_input_ports(api=None):
@@ -101,10 +102,29 @@ def open_midi_inputs(queue, name=None, virtual=False, client_name="rtsynth", api
             opened.append(m)
             names.append(f"{client_name}:midi_in (virtual)")
     except BaseException:
-        for m in opened:
-            m.close_port()
+        close_midi_inputs(opened)
         raise
     return opened, names
+
+
+def close_midi_inputs(opened, grace=0.01):
+    """Close rtmidi inputs, their Python callbacks stopped first.
+
+    With rtmidi's JACK API each input is a JACK client whose process thread
+    calls the Python callback, and JACK2 ends that thread with
+    ``pthread_cancel`` when the client goes: caught inside the interpreter it
+    hangs for good (as the host's own client did, see
+    :mod:`rtsynth.host.jack_backend`). Cancelling the callbacks, then sleeping
+    ``grace`` s (which releases the GIL, so a callback in flight returns),
+    leaves nothing in Python to cancel.
+    """
+    for m in opened:
+        with contextlib.suppress(Exception):
+            m.cancel_callback()
+    if opened:
+        time.sleep(grace)
+    for m in opened:
+        m.close_port()
 
 
 def midi_callback(queue):

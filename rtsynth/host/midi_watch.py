@@ -17,6 +17,8 @@ never from the audio callback; each :meth:`poll` returns the sentences to say.
   hand, with the port still there, is left alone.
 """
 
+from .midi_ports import close_midi_inputs
+
 __all__ = ["RtMidiWatch", "JackMidiWatch"]
 
 
@@ -63,7 +65,7 @@ class RtMidiWatch:
             m, name, lost = entry
             if not lost and name not in ports:
                 entry[2] = True
-                m.close_port()
+                close_midi_inputs([m])
                 said.append(f"rtsynth: MIDI input {name!r} went away; playing on, and "
                             f"reconnecting when it returns.")
             elif lost and name in ports:

@@ -147,7 +147,7 @@ def test_jack_midi_source_goes_away_and_comes_back(jack_server, bundles):
 
 def test_rtmidi_input_goes_away_and_comes_back(jack_server):
     rtmidi = pytest.importorskip("rtmidi")
-    from rtsynth.host.midi_ports import open_midi_inputs
+    from rtsynth.host.midi_ports import close_midi_inputs, open_midi_inputs
     from rtsynth.host.midi_watch import RtMidiWatch
 
     api = rtmidi.API_UNIX_JACK  # the MIDI system here: no ALSA sequencer on this machine
@@ -170,8 +170,7 @@ def test_rtmidi_input_goes_away_and_comes_back(jack_server):
         time.sleep(1.0)
         assert queue.clear() > 0  # the reopened port feeds the queue again
     finally:
-        for m in opened:
-            m.close_port()
+        close_midi_inputs(opened)
         kbd.close()
 
 
