@@ -129,11 +129,14 @@ def summarise(runs, idle_xruns):
         "extra_xruns_rtsynth": view["xruns_rtsynth"] - base["xruns_rtsynth"],
         "view_cpu_seconds": view["cpu_seconds"] - base["cpu_seconds"],
     }
-    met = change["median_rel_pct"] <= 10.0 and change["extra_xruns"] <= 0
-    # pairs whose two idle probes both saw no xrun: the machine was quiet around them
+    # pairs whose two idle probes both saw no xrun: the machine was quiet around them.
+    # When there are any, the xrun verdict is theirs: a noisy pair's hundreds of the
+    # machine's own xruns would otherwise decide the mean either way
     pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
     quiet = [p for p in pairs if all(r.get("idle_xruns", 0) == 0 for r in p)]
     quiet_extra = [sum(r["xruns"] if r["ui"] else -r["xruns"] for r in p) for p in quiet]
+    extra_ok = all(e <= 0 for e in quiet_extra) if quiet else change["extra_xruns"] <= 0
+    met = change["median_rel_pct"] <= 10.0 and extra_ok
     return {"without_ui": base, "with_ui": view, "change": change, "idle_xruns": idle_xruns,
             "quiet_pairs": len(quiet), "quiet_pairs_extra_xruns": quiet_extra,
             "target": "median DSP load change <= 10 % and no extra xruns", "met": met}
@@ -227,13 +230,15 @@ def _plot(res, path):
     for k, (key, name) in enumerate((("without_ui", "without --ui"), ("with_ui", "with --ui"))):
         vals = [res[key][f"load_{m}"] for m in labels]
         ax.bar([x + 0.38 * k for x in range(3)], vals, width=0.38,
-               label=f"{name} ({res[key]['xruns']:g} xruns)")
+               label=f"{name} ({res[key]['xruns']:.1f} xruns, mean)")
     ax.set_xticks([x + 0.19 for x in range(3)], labels)
     ax.set_ylabel("DSP load, % of a 256-sample period")
     c = res["change"]
     ax.set_title(f"play canne, {res['voices']} voices, JACK dummy 48 kHz/256, "
                  f"{res['seconds']:.0f} s\nmedian change {c['median_rel_pct']:+.1f} %, "
-                 f"extra xruns {c['extra_xruns']:+g}", fontsize=9)
+                 f"extra xruns {c['extra_xruns']:+.1f} (mean of all pairs)\nin the pairs "
+                 f"with quiet idle probes: {res.get('quiet_pairs_extra_xruns', [])}",
+                 fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
