@@ -9,6 +9,7 @@ processes carry (JSON snapshots one way, JSON command lists the other).
 """
 
 import asyncio
+import gc
 import json
 import time
 
@@ -326,17 +327,25 @@ def test_the_link_adds_no_allocation_to_the_jack_callback(bundle):
             link.monitor.clear()  # the view's side: it drains the monitor
 
     blocks(300)
+    gc.collect()
     tracemalloc.start(1)
     try:
+        blocks(300)  # what the path keeps (a counter's boxed int) is now traced
+        gc.collect()
         before = tracemalloc.take_snapshot()
         blocks(3000)
+        gc.collect()
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    assert host.error is None and host.meter.count == 3300
+    assert host.error is None and host.meter.count == 3600
     mine = [tracemalloc.Filter(True, "*/rtsynth/host/jack_backend.py"),
             tracemalloc.Filter(True, "*/rtsynth/host/ui_link.py")]
-    growth = sum(s.size_diff for s in after.filter_traces(mine).compare_to(
-        before.filter_traces(mine), "lineno"))
-    assert growth <= 0, growth
+    diff = after.filter_traces(mine).compare_to(before.filter_traces(mine), "lineno")
+    grown = [str(d) for d in diff if d.size_diff > 0][:10]
+    # bounded state may differ, as in test_rt_safety (an int above 256 is a new object:
+    # 56 bytes once in CI when tracing began after the warm-up); one object kept per
+    # block would be 3,000 on its line
+    assert sum(d.size_diff for d in diff) <= 1024, grown
+    assert max((d.count_diff for d in diff), default=0) <= 8, grown
     assert link.levels[0] > 0 and len(link.commands) == 0
