@@ -89,6 +89,8 @@ class LiveView(App):
             self._frame(tick=False)
 
     def _frame(self, tick=True):
+        if not self.screen.is_mounted or not self.is_running:
+            return  # a timer that fires while the app is shutting down
         s = self.session
         if tick:
             snaps = self.poll()
