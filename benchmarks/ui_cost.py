@@ -31,7 +31,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,22 +62,23 @@ def run_once(server, model, voices, seconds, ui):
         shell = "stty cols 120 rows 36; exec " + shlex.join(cmd)
         cmd = ["script", "-qec", shell, "/dev/null"]  # a pseudo-terminal for the view
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
-    chunks = []
-    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
-    reader.start()  # the view writes a lot: keep the pipe drained
-    try:
-        _play_load(server, proc, voices)
-        proc.wait(timeout=seconds + STARTUP + 120)
-        reader.join(10)
-        stderr = proc.stderr.read().decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # the output goes to a file, not a pipe read by a thread here: such a thread would
+    # wake with every frame the view draws and take this process's GIL from the
+    # feeder's JACK callback, counting the harness's own lateness as the view's
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+        try:
+            _play_load(server, proc, voices)
+            proc.wait(timeout=seconds + STARTUP + 120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0), err.seek(0)
+        raw, stderr = out.read(), err.read().decode(errors="replace")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    text = ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+    text = ANSI.sub("", raw.decode(errors="replace"))
     load = jackutil.parse_load(text)
     if load is None:
         raise RuntimeError(f"no DSP load line (ui={ui}):\n{text[-3000:]}\n{stderr[-3000:]}")

@@ -2,8 +2,8 @@
 
 Runs the real view process (``python -m rtsynth.host.ui_process``, as ``rtsynth
 play --ui`` starts it) under a pseudo-terminal of 120 x 36 cells and feeds it,
-15 times a second, snapshots like a live CANNe session's (models/canne): two
-latents gliding, the output and DSP meters moving, two MIDI messages per
+10 times a second (its frame rate), snapshots like a live CANNe session's
+(models/canne): two latents gliding, the output and DSP meters moving, two MIDI messages per
 snapshot. After a warm-up it reads the process's CPU time from /proc and counts
 what the view writes to the terminal. No audio runs: ``ui_cost.py`` measures
 the view's effect on the audio thread; this one measures the view alone, in

@@ -9,30 +9,45 @@ Ctrl-L arms MIDI learn for the selected parameter.
 It runs in a process of its own (:mod:`rtsynth.host.ui_process`, started by
 :func:`rtsynth.host.ui_bridge.run_view`), so its Python never competes with
 the audio callback for the GIL. The app redraws ``fps`` times a second from
-:class:`~rtsynth.host.ui_session.ViewSession`. Every panel is a stack of
-one-line widgets and only the lines whose text changed are sent to textual:
-its compositor renders a changed widget whole, so one widget per panel made
-each frame repaint about 49 lines (the whole screen, 150 kB/s to the terminal
-and 30 % of a core on the 2-core development machine) to move one bar.
+:class:`~rtsynth.host.ui_session.ViewSession`.
+
+The whole screen is one widget drawn with textual's line API: each frame
+lays the panels out into screen rows of plain ``(text, style)`` pieces and
+asks textual to repaint only the rows whose pieces changed. Both halves of
+that matter on a small machine (``benchmarks/view_cost.py``, 10 frames a
+second): with one textual widget per panel line, each changed line
+re-rendered that widget, its panel and the screen behind it (about 33 widget
+renders a frame, 14 % of a core); with one widget drawn from rich ``Text``
+rows, building the rows took most of 10 %.
 """
 
 import math
 import time
 
-from rich.text import Text
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Static
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 
+from .ui_session import FRAME_RATE
 
 __all__ = ["LiveView", "FPS"]
 
-#: redraws per second (design: 15-30; the meters need no more)
-FPS = 15
+#: redraws per second (see :data:`~rtsynth.host.ui_session.FRAME_RATE`)
+FPS = FRAME_RATE
 _SPARK = " ▁▂▃▄▅▆▇█"
 _BAR = " ▏▎▍▌▋▊▉█"
 _NAME_W, _VALUE_W = 10, 14
+_BORDER = "blue"
+_TITLE = "bold white on dark_blue"
+#: the status panel's height in rows (two lines in a box)
+_STATUS_H = 4
+_PARAMS_TITLE = "parameters  ↑↓ select  ←→ move (shift fine)"
+_STATUS_TITLE = "keyboard  (Ctrl-L learn, space panic, Ctrl-C quit)"
 
 
 class LiveView(App):
@@ -47,17 +62,7 @@ class LiveView(App):
     fps : float
     """
 
-    # one grid, no nested containers: a changed line is rendered by each widget above
-    # it too, so every level of nesting adds to the cost of each frame
-    CSS = """
-    Screen { layout: grid; grid-size: 2 4; grid-columns: 3fr 2fr; grid-rows: 1 auto 1fr auto; }
-    #title { column-span: 2; background: $primary-darken-2; }
-    #params { row-span: 2; border: round $secondary; padding: 0 1; }
-    #meters, #midi, #status { height: auto; border: round $secondary; padding: 0 1; }
-    #midi { height: 1fr; }
-    #status { column-span: 2; }
-    _Lines > Static { height: 1; }
-    """
+    CSS = "Screen { overflow: hidden; } _Canvas { width: 1fr; height: 1fr; }"
     BINDINGS = [Binding("ctrl+c", "quit", "quit", priority=True),
                 Binding("ctrl+q", "quit", "quit", priority=True)]
     ENABLE_COMMAND_PALETTE = False
@@ -65,21 +70,12 @@ class LiveView(App):
     def __init__(self, session, poll, fps=FPS):
         super().__init__()
         self.session, self.poll, self.fps = session, poll, fps
+        self.canvas = _Canvas(session)
 
     def compose(self) -> ComposeResult:
-        s = self.session
-        yield Static(Text(s.title, no_wrap=True, overflow="ellipsis"), id="title")
-        yield _Params(s, len(s.board.specs), id="params")
-        yield _Lines(4 + s.has_input, id="meters")
-        yield _Lines(1 + s.midi_activity.maxlen, id="midi")
-        yield _Lines(2, id="status")
+        yield self.canvas
 
     def on_mount(self):
-        self.query_one("#params").border_title = "parameters  ↑↓ select  ←→ move (shift fine)"
-        self.query_one("#meters").border_title = "meters"
-        self.query_one("#midi").border_title = "MIDI"
-        self.query_one("#status").border_title = ("keyboard  (Ctrl-L learn, space panic, "
-                                                  "Ctrl-C quit)")
         self.set_interval(1.0 / self.fps, self._frame)
         self._frame()
 
@@ -100,119 +96,191 @@ class LiveView(App):
             for snap in snaps:
                 s.apply(snap)
             s.tick(time.monotonic())
-        params = self.query_one(_Params)
-        params.show(params.render_rows())
-        self.query_one("#meters", _Lines).show(_meters(s))
-        self.query_one("#midi", _Lines).show(_midi(s))
-        self.query_one("#status", _Lines).show(_status(s))
+        self.canvas.draw()
 
 
-class _Lines(Vertical):
-    """A panel of ``count`` one-line widgets; :meth:`show` updates only the lines that
-    changed (a moved knob, the DSP meter), which is all textual then repaints."""
+class _Canvas(Widget):
+    """The view's screen: panels laid out into rows of text, repainted row by row.
 
-    def __init__(self, count, **kw):
-        super().__init__(**kw)
-        self.count = count
-        self.shown = Text()  # the text last shown, whole
-        self._keys = [None] * count
-        self._rows = [Static() for _ in range(count)]
+    A line of a panel is a tuple of ``(text, style)`` pieces (``style`` a rich
+    style string); a screen row is the pieces of its panels' lines between
+    borders, compared with the row last drawn as plain tuples.
 
-    def compose(self) -> ComposeResult:
-        yield from self._rows
+    Attributes
+    ----------
+    shown : dict of str -> list of lines
+        Each panel's lines as last drawn (``params``, ``meters``, ``midi``,
+        ``status``); :meth:`text` gives one as plain text.
+    """
 
-    def show(self, text):
-        """Show ``text`` (a Text of at most ``count`` lines)."""
-        self.shown = text
-        lines = text.split("\n", allow_blank=True)
-        for i, row in enumerate(self._rows):
-            line = lines[i] if i < len(lines) else Text()
-            key = (line.plain, tuple(line.spans))
-            if key != self._keys[i]:
-                self._keys[i] = key
-                row.update(line, layout=False)  # sizes are fixed
-
-
-class _Params(_Lines):
-    """The parameter bars; a click sets a value, the wheel nudges the row under the pointer."""
-
-    def __init__(self, session, count, **kw):
-        super().__init__(count, **kw)
+    def __init__(self, session):
+        super().__init__()
         self.session = session
+        self.shown = {}
+        self._drawn = None
+        self._keys = []
+        self._strips = []
+        self._bar_w = 8  # the parameter bars' width in cells, as last drawn
 
-    def render_rows(self):
-        board = self.session.board
-        width = max(8, self.content_size.width - _NAME_W - _VALUE_W - 2)
-        text = Text(no_wrap=True)
+    def text(self, panel):
+        """Panel ``panel``'s lines as last drawn, as plain text."""
+        return "\n".join("".join(t for t, _ in line) for line in self.shown.get(panel, ()))
+
+    def draw(self):
+        """Lay the session out and repaint the rows whose text changed."""
+        width, height = self.size
+        if width <= 0 or height <= 0:
+            return  # not laid out yet
+        if self._drawn != (width, height):
+            self._drawn = (width, height)
+            self._keys = [None] * height
+            self._strips = [Strip.blank(width)] * height
+        for y, row in enumerate(self._rows(width, height)):
+            if row != self._keys[y]:
+                self._keys[y] = row
+                self._strips[y] = Strip([Segment(t, _style(s)) for t, s in row], width)
+                self.refresh(Region(0, y, width, 1))
+
+    def render_line(self, y):
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width)
+
+    def on_resize(self, event):
+        self._drawn = None
+        self.draw()
+
+    def params_lines(self, width=None):
+        """The parameter rows (one line per parameter) with bars ``width`` cells wide."""
+        board, armed = self.session.board, self.session.armed
+        width = self._bar_w if width is None else width
+        lines = []
         for i, spec in enumerate(board.specs):
-            sel = i == board.selected
-            style = "reverse" if sel else ""
-            armed = self.session.armed == spec.name
-            text.append(f"{spec.name:<{_NAME_W}}", style="bold yellow" if armed else style)
-            text.append(" " + _bar(board.unit(i), width) + " ", style="cyan")
-            text.append(f"{board.label(i):>{_VALUE_W}}\n", style=style)
-        return text
+            style = "reverse" if i == board.selected else ""
+            lines.append(((f"{spec.name:<{_NAME_W}}",
+                           "bold yellow" if armed == spec.name else style),
+                          (" " + _bar(board.unit(i), width) + " ", "cyan"),
+                          (f"{board.label(i):>{_VALUE_W}}", style)))
+        return lines
 
-    def _row_at(self, event):
-        offset = event.get_content_offset(self)
-        if offset is None or not 0 <= offset.y < len(self.session.board.specs):
-            return None, None
-        width = max(8, self.content_size.width - _NAME_W - _VALUE_W - 2)
-        return offset.y, (offset.x - _NAME_W - 1) / width
+    def _rows(self, width, height):
+        """The screen as ``height`` rows of ``(text, style)`` pieces, ``width`` cells each."""
+        s = self.session
+        left_w = width * 3 // 5
+        right_w = width - left_w
+        body = max(0, height - 1 - _STATUS_H)
+        self._bar_w = max(8, left_w - 4 - _NAME_W - _VALUE_W - 2)
+        shown = self.shown
+        shown["params"] = self.params_lines()
+        shown["meters"] = _meters(s)
+        shown["midi"] = _midi(s)
+        shown["status"] = _status(s)
+        meters_h = min(body, 2 + len(shown["meters"]))
+        left = _box(_PARAMS_TITLE, shown["params"], left_w, body)
+        right = (_box("meters", shown["meters"], right_w, meters_h)
+                 + _box("MIDI", shown["midi"], right_w, body - meters_h))
+        rows = [_fit(((s.title.ljust(width), _TITLE),), width)]  # a full-width bar
+        rows += [a + b for a, b in zip(left, right)]
+        rows += _box(_STATUS_TITLE, shown["status"], width, height - len(rows))
+        return rows[:height]
 
+    # the mouse: a click sets a parameter, the wheel nudges the row under the pointer
     def on_click(self, event):
-        row, u = self._row_at(event)
+        row, u = self._param_at(event.x, event.y)
         if row is not None:
             self.session.board.selected = row
             if 0.0 <= u <= 1.0:
                 self.session.board.set_unit(row, u)
 
     def on_mouse_scroll_up(self, event):
-        row, _ = self._row_at(event)
+        row, _ = self._param_at(event.x, event.y)
         if row is not None:
             self.session.board.nudge(1, row=row)
 
     def on_mouse_scroll_down(self, event):
-        row, _ = self._row_at(event)
+        row, _ = self._param_at(event.x, event.y)
         if row is not None:
             self.session.board.nudge(-1, row=row)
+
+    def _param_at(self, x, y):
+        """(parameter row, position 0..1 along its bar) under cell (x, y), or (None, None)."""
+        row = y - 2  # the title row, the panel's top border
+        shown = min(len(self.session.board.specs), self.size.height - 3 - _STATUS_H)
+        if not (0 <= row < shown) or not 2 <= x < self.size.width * 3 // 5 - 2:
+            return None, None
+        return row, (x - 2 - _NAME_W - 1) / self._bar_w
 
 
 def _meters(s):
     now, peak, median, xruns = s.dsp()
-    period_ms = s.period_ms
-    t = Text(no_wrap=True)
+    lines = []
     for k, name in enumerate(("out", "in")):
         if name == "in" and not s.has_input:
             continue
         pk, rms = s.db(2 * k), s.db(2 * k + 1)
-        t.append(f"{name:<4} {_db_bar(pk, 14)}", style="red" if pk > -0.5 else "green")
-        t.append(f" {_db(pk)} pk {_db(rms)} rms\n")
-    t.append(f"DSP  {_bar(min(now, 100.0) / 100.0, 14)}", style="red" if now > 80 else "cyan")
-    t.append(f" {now:5.1f} % of {period_ms:.2f} ms\n")
-    t.append(f"max  {_spark(s.load_history)}", style="cyan")
-    t.append(f" {peak:5.1f} % (1 s)\n")
-    t.append(f"median {median:.1f} %  ")
-    t.append(f"xruns {xruns}", style="bold red" if xruns else "")
-    t.append(f"  voices {s.voices}")
-    return t
+        lines.append(((f"{name:<4} {_db_bar(pk, 14)}", "red" if pk > -0.5 else "green"),
+                      (f" {_db(pk)} pk {_db(rms)} rms", "")))
+    lines.append(((f"DSP  {_bar(min(now, 100.0) / 100.0, 14)}", "red" if now > 80 else "cyan"),
+                  (f" {now:5.1f} % of {s.period_ms:.2f} ms", "")))
+    lines.append(((f"max  {_spark(s.load_history)}", "cyan"), (f" {peak:5.1f} % (1 s)", "")))
+    lines.append(((f"median {median:.1f} %  ", ""),
+                  (f"xruns {xruns}", "bold red" if xruns else ""),
+                  (f"  voices {s.voices}", "")))
+    return lines
 
 
 def _midi(s):
     activity = s.midi_activity
-    t = Text(no_wrap=True)
-    t.append(f"{s.midi_count} messages\n", style="bold")
+    lines = [((f"{s.midi_count} messages", "bold"),)]
     for i, line in enumerate(activity.lines):
-        t.append(line + "\n", style="bold" if i == activity.latest else "")
-    return t
+        lines.append(((line, "bold" if i == activity.latest else ""),))
+    return lines
 
 
 def _status(s):
-    t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(s.piano.describe() + "\n")
-    t.append(s.messages[-1] if s.messages else "", style="yellow")
-    return t
+    return [((s.piano.describe(), ""),), ((s.messages[-1] if s.messages else "", "yellow"),)]
 
+
+def _box(title, lines, width, height):
+    """``lines`` in a rounded box ``width`` x ``height`` cells titled ``title``, as ``height``
+    rows of pieces (lines that do not fit are cut)."""
+    if height <= 0 or width < 4:
+        return [(((" " * max(0, width)), ""),) for _ in range(max(0, height))]
+    top = _fit((("╭─ ", _BORDER), (title, "bold"), (" ", "")), width - 1, pad=False)
+    used = sum(cell_len(t) for t, _ in top)
+    rows = [top + (("─" * (width - 1 - used) + "╮", _BORDER),)]
+    left, right = ("│ ", _BORDER), (" │", _BORDER)
+    for i in range(height - 2):
+        rows.append((left,) + _fit(lines[i] if i < len(lines) else (), width - 4) + (right,))
+    if height > 1:
+        rows.append((("╰" + "─" * (width - 2) + "╯", _BORDER),))
+    return rows
+
+
+def _fit(line, width, pad=True):
+    """``line``'s pieces cut to ``width`` cells (the last kept cell an ellipsis) and, with
+    ``pad``, padded with spaces to exactly ``width``."""
+    out, used = [], 0
+    for text, style in line:
+        n = cell_len(text)
+        if used + n > width:
+            keep = max(0, width - used - 1)
+            while cell_len(text) > keep:  # rare: only a line wider than its panel
+                text = text[:-1]
+            out.append((text + "…" if width > used else text, style))
+            return tuple(out)
+        out.append((text, style))
+        used += n
+    if pad and used < width:
+        out.append((" " * (width - used), ""))
+    return tuple(out)
+
+
+def _style(name, _cache={}):
+    style = _cache.get(name)
+    if style is None:
+        style = _cache[name] = Style.parse(name) if name else Style.null()
+    return style
 
 def _bar(u, width):
     """A horizontal bar ``width`` cells long filled to ``u`` (0..1), in eighths of a cell."""

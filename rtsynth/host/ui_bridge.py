@@ -9,7 +9,7 @@ design.md: anything that runs Python beside the callback "must be light, or
 live in another process".
 
 So the audio process runs only this light loop in its main thread (where the
-plain session polls anyway), ``1 / POLL`` times a second: the session's
+plain session polls anyway), ``1 / POLL`` (10) times a second: the session's
 housekeeping (:class:`~rtsynth.host.monitor.Monitor`), one snapshot of the
 :class:`~rtsynth.host.ui_link.UiLink` meters, the DSP meter, the parameter
 values and the MIDI monitor, written as one JSON line to the view's pipe
@@ -33,11 +33,12 @@ import numpy as np
 from ..errors import DeviceError, InputError
 from .controls import read_state
 from .ui_params import view_specs
+from .ui_session import FRAME_RATE
 
 __all__ = ["Publisher", "run_view", "make_view", "POLL", "COMMAND_HEADS", "LEARN_FILE"]
 
-#: seconds between snapshots (about the view's frame rate, 15 a second)
-POLL = 1.0 / 15
+#: seconds between snapshots (one per view frame)
+POLL = 1.0 / FRAME_RATE
 #: where MIDI learn in the view saves the mapping when the session has no ``--map``
 LEARN_FILE = "rtsynth-map.toml"
 #: the engine commands a view may send (anything else is ignored)
@@ -56,6 +57,7 @@ class Publisher:
         self.host, self.link, self.specs = host, link, list(specs)
         self._seen = host.meter.count
         self._said = []
+        self._n, self._median = 0, 0.0
         self.refused = 0  # malformed or refused commands from the view
 
     def init(self, title, learn=None):
@@ -68,23 +70,32 @@ class Publisher:
                 "has_input": bool(getattr(self.host.engine, "needs_input", False))}
 
     def snapshot(self):
-        """The state since the last snapshot, as plain JSON-able values."""
+        """The state since the last snapshot, as plain JSON-able values.
+
+        Kept short: this runs beside the audio callback, which waits for the GIL
+        while it does. The median over the last ~10 s is recomputed once a second.
+        """
         meter, rate = self.host.meter, self.host.rate
         count = meter.count
         new = min(count - self._seen, meter.mask + 1)
         self._seen = count
-        tail = min(count, meter.mask + 1, 2048)  # about 10 s at 48 kHz / 256
-        idx = np.arange(count - tail, count) & meter.mask
-        loads = 100.0 * meter.ns[idx] * rate / (1e9 * np.maximum(meter.frames[idx], 1))
-        recent = loads[-new:] if new > 0 else loads[:0]
+        if new > 0:
+            idx = np.arange(count - new, count) & meter.mask
+            recent = meter.ns[idx] / np.maximum(meter.frames[idx], 1)
+            now, peak = _load(recent[-1], rate), _load(recent.max(), rate)
+        else:
+            now = peak = None
+        self._n += 1
+        if self._n % FRAME_RATE == 1:
+            tail = min(count, meter.mask + 1, 2048)  # about 10 s at 48 kHz / 256
+            idx = np.arange(count - tail, count) & meter.mask
+            self._median = (_load(np.median(meter.ns[idx] / np.maximum(meter.frames[idx], 1)),
+                                  rate) if tail else 0.0)
         midi = []
         self.link.monitor.drain(lambda o, s, a, b: midi.append((s, a, b)), limit=256)
         said, self._said = self._said, []
-        return {"levels": [float(v) for v in self.link.levels],
-                "load_now": float(recent[-1]) if new > 0 else None,
-                "load_max": float(recent.max()) if new > 0 else None,
-                "load_median": float(np.median(loads)) if tail else 0.0,
-                "xruns": int(meter.xruns),
+        return {"levels": self.link.levels.tolist(), "load_now": now, "load_max": peak,
+                "load_median": self._median, "xruns": int(meter.xruns),
                 "voices": int(getattr(self.host.engine, "active_voices", 0) or 0),
                 "values": read_state(self.host.engine, self.specs),
                 "midi": midi, "say": said}
@@ -190,6 +201,11 @@ def run_view(host, link, monitor, title, duration=None, *, specs, learn=None):
     if proc.returncode not in (0, None, -15):
         raise DeviceError(f"--ui: expected the view process to end cleanly, found exit status "
                           f"{proc.returncode} (its message is above).")
+
+
+def _load(ns_per_frame, rate):
+    """DSP load in % of the period from nanoseconds of work per frame."""
+    return float(100.0 * ns_per_frame * rate / 1e9)
 
 
 def _send(fd, message):

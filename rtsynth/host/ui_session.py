@@ -13,10 +13,15 @@ import math
 from .keyboard import KeyboardPiano, note_name
 from .ui_params import ParamBoard
 
-__all__ = ["ViewSession", "MidiActivity", "LearnAdapter", "describe_midi", "HISTORY"]
+__all__ = ["ViewSession", "MidiActivity", "LearnAdapter", "describe_midi", "FRAME_RATE",
+           "HISTORY"]
 
-#: snapshots of DSP-load history kept for the sparkline (1 s at 15 a second)
-HISTORY = 15
+#: the view's frames (and the audio process's snapshots) per second: meters with
+#: their ballistics (a 20 dB/s peak fall, a 0.3 s mean square) read smoothly at 10,
+#: and each frame costs the machine the audio runs on
+FRAME_RATE = 10
+#: snapshots of DSP-load history kept for the sparkline (1 s)
+HISTORY = FRAME_RATE
 
 
 class ViewSession:

@@ -93,7 +93,7 @@ def test_view_starts_and_stops_headless(bundle):
         app = LiveView(session, session.poll, fps=30)
         async with app.run_test(size=(120, 36)) as pilot:
             await pilot.pause(0.1)
-            assert app.query_one("#params").render_rows().plain.startswith("latent.0")
+            assert app.canvas.text("params").startswith("latent.0")
             await pilot.press("ctrl+c")
             await pilot.pause()
         return app
@@ -117,7 +117,7 @@ def test_computer_keyboard_plays_notes_that_sound(bundle):
             assert session.piano.sounding == [48, 64]
             sound = host.process(40)
             await pilot.pause(0.2)  # a few view frames: the meters follow the sound
-            meters = app.query_one("#meters").shown.plain
+            meters = app.canvas.text("meters")
             await pilot.press("ctrl+c")
         return sound, meters
 
@@ -158,26 +158,45 @@ def test_every_meter_line_is_on_screen_with_an_input(bundle):
 
 
 def test_a_moved_parameter_redraws_only_its_line(bundle):
-    """The view hands textual only the lines that changed: a knob move is one row."""
+    """The view asks textual to repaint only the screen rows that changed: a knob move
+    is one row (the parameter's: below the title and the panel's top border)."""
     session, host = _session(bundle)
-    updated = []
+    repainted = []
 
     async def scenario():
         app = LiveView(session, lambda: [], fps=1)
         async with app.run_test(size=(120, 36)) as pilot:
             await pilot.pause(0.1)
             app._frame(tick=False)  # the first frame came before the layout set the widths
-            params = app.query_one("#params")
-            for i, row in enumerate(params._rows):
-                row.update = lambda text, i=i, **kw: updated.append(i)
+            app.canvas.refresh = lambda *regions, **kw: repainted.extend(regions)
             app._frame(tick=False)
-            assert updated == []  # nothing moved
+            assert repainted == []  # nothing moved
             session.board.nudge(1, row=3)
             app._frame(tick=False)
             await pilot.press("ctrl+c")
 
     _run(scenario())
-    assert updated == [3]
+    assert [(r.y, r.height, r.width) for r in repainted] == [(2 + 3, 1, 120)]
+
+
+def test_a_click_on_a_bar_sets_its_parameter(bundle):
+    """The mouse: a click on a parameter's bar selects it and sets it to that point."""
+    session, host = _session(bundle)
+
+    async def scenario():
+        app = LiveView(session, session.poll, fps=30)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.1)
+            bar_w = app.canvas._bar_w
+            # the bar of row 4 starts after the border, the padding, the name and a space
+            await pilot.click(offset=(2 + 10 + 1 + bar_w // 2, 2 + 4))
+            await pilot.pause(0.05)
+            await pilot.press("ctrl+c")
+        return bar_w
+
+    bar_w = _run(scenario())
+    assert session.board.selected == 4
+    assert session.board.unit(4) == pytest.approx((bar_w // 2) / bar_w, abs=0.02)
 
 
 def test_arrow_keys_select_and_move_a_parameter(bundle):
