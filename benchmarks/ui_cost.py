@@ -226,11 +226,11 @@ def _plot(res, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 1.3]})
     labels = ("median", "p99", "max")
     for k, (key, name) in enumerate((("without_ui", "without --ui"), ("with_ui", "with --ui"))):
         vals = [res[key][f"load_{m}"] for m in labels]
-        ax.bar([x + 0.38 * k for x in range(3)], vals, width=0.38,
+        ax.bar([x + 0.38 * k for x in range(3)], vals, width=0.38, color=f"C{k}",
                label=f"{name} ({res[key]['xruns']:.1f} xruns, mean)")
     ax.set_xticks([x + 0.19 for x in range(3)], labels)
     ax.set_ylabel("DSP load, % of a 256-sample period")
@@ -241,9 +241,22 @@ def _plot(res, path):
                  f"with quiet idle probes: {res.get('quiet_pairs_extra_xruns', [])}",
                  fontsize=8)
     ax.legend(fontsize=8)
+    # every run in the order it ran, with what the idle client saw just before it: the
+    # machine's own noise, next to the view's
+    runs = res.get("runs", [])
+    xs = range(len(runs))
+    bx.bar(xs, [r["xruns"] for r in runs], color=[f"C{int(r['ui'])}" for r in runs])
+    bx.plot(xs, [r.get("idle_xruns", 0) for r in runs], "k_", markersize=14,
+            label="idle client's xruns in the probe before")
+    for x, r in zip(xs, runs):
+        bx.text(x, r["xruns"], str(r["xruns"]), ha="center", va="bottom", fontsize=7)
+    bx.set_yscale("symlog", linthresh=10)
+    bx.set_xticks(list(xs), ["with" if r["ui"] else "without" for r in runs], fontsize=7)
+    bx.set_ylabel("xruns in the run")
+    bx.set_title("each run, in order (pairs: 1-2, 3-4, ...)", fontsize=8)
+    bx.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-
 
 if __name__ == "__main__":
     sys.exit(main())

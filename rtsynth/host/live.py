@@ -50,7 +50,8 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
     view : callable, optional
         ``view(host, link, monitor, start_line, duration)``: a live view driven
         from the main thread while the stream plays (``--ui``; see
-        :func:`rtsynth.host.ui_bridge.run_view`), fed through a
+        :class:`rtsynth.host.ui_bridge.View`: its ``start()`` and ``close()``,
+        when it has them, are called before the stream starts and at the end), fed through a
         :class:`~rtsynth.host.ui_link.UiLink` the host gets before it starts.
 
     Other parameters mirror ``rtsynth play``. Prints the start line and, at
@@ -80,6 +81,9 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
 
         link = host.link = UiLink()  # before start: the callback reads it from the first block
         link.configure(rate, block)
+        if hasattr(view, "start"):
+            # its process forks from this (large) one and imports before the first block
+            view.start()
 
     stop = threading.Event()
     dumps = _stacks_on_sigusr1()
@@ -106,6 +110,8 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
                 pass  # Ctrl-C is how a live session ends
     finally:
         stop.set()
+        if hasattr(view, "close"):
+            view.close()  # a view started for a stream that then failed to start
         stopped = _stop_within(host, STOP_TIMEOUT)
         close_midi_inputs(midi_ins)
         print(host.meter.report(rate), file=out, flush=True)

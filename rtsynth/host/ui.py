@@ -7,7 +7,7 @@ move parameters, the letter rows play notes (:mod:`rtsynth.host.keyboard`),
 Ctrl-L arms MIDI learn for the selected parameter.
 
 It runs in a process of its own (:mod:`rtsynth.host.ui_process`, started by
-:func:`rtsynth.host.ui_bridge.run_view`), so its Python never competes with
+:class:`rtsynth.host.ui_bridge.View`), so its Python never competes with
 the audio callback for the GIL. The app redraws ``fps`` times a second from
 :class:`~rtsynth.host.ui_session.ViewSession`.
 

@@ -19,7 +19,6 @@ rtsynth.host.ui_process``) owns the terminal; textual is never imported here.
 """
 
 import errno
-import functools
 import importlib.util
 import json
 import os
@@ -35,7 +34,7 @@ from .controls import read_state
 from .ui_params import view_specs
 from .ui_session import FRAME_RATE
 
-__all__ = ["Publisher", "run_view", "make_view", "POLL", "COMMAND_HEADS", "LEARN_FILE"]
+__all__ = ["Publisher", "View", "make_view", "POLL", "COMMAND_HEADS", "LEARN_FILE"]
 
 #: seconds between snapshots (one per view frame)
 POLL = 1.0 / FRAME_RATE
@@ -138,7 +137,7 @@ class Publisher:
 
 
 def make_view(instrument, manifest, fx_manifest=None, map_path=None):
-    """The ``view`` callable :func:`rtsynth.host.live.run_live` runs for ``--ui``.
+    """The :class:`View` :func:`rtsynth.host.live.run_live` runs for ``--ui``.
 
     MIDI learn in the view writes ``map_path`` (default :data:`LEARN_FILE`
     in the working folder, starting from the instrument's packaged map).
@@ -158,49 +157,85 @@ def make_view(instrument, manifest, fx_manifest=None, map_path=None):
                          "missing (pip install textual).")
     learn = {"path": str(map_path or LEARN_FILE), "instrument": instrument,
              "fx": fx_manifest is not None}
-    return functools.partial(run_view, specs=view_specs(instrument, manifest, fx_manifest),
-                             learn=learn)
+    return View(view_specs(instrument, manifest, fx_manifest), learn)
 
 
-def run_view(host, link, monitor, title, duration=None, *, specs, learn=None):
-    """Run the view process over a started host until it quits (or ``duration`` s pass).
+class View:
+    """The view's process: started before the audio stream, then fed while it plays.
 
-    Raises the host's DeviceError if the stream fails meanwhile; Ctrl-C here
-    (KeyboardInterrupt) ends the view too.
+    :meth:`start` spawns ``python -m rtsynth.host.ui_process`` before the
+    stream starts, so that its fork from this (large) process and its imports
+    are done before the first audio block. Calling the view
+    (``view(host, link, monitor, title, duration)``, as :func:`run_live` does)
+    feeds it until it quits or ``duration`` s pass; :meth:`close` ends a view
+    that was started and never run (the stream failed to start).
+
+    Parameters
+    ----------
+    specs : list of ParamSpec
+    learn : dict, optional
+        ``{"path", "instrument", "fx"}`` for MIDI learn (see :func:`make_view`).
     """
-    from .monitor import check_host
 
-    pub = Publisher(host, link, specs)
-    monitor.err = pub
-    to_view_r, to_view_w = os.pipe()
-    from_view_r, from_view_w = os.pipe()
-    os.set_blocking(to_view_w, False)
-    os.set_blocking(from_view_r, False)
-    proc = subprocess.Popen([sys.executable, "-m", "rtsynth.host.ui_process", str(to_view_r),
-                             str(from_view_w)], pass_fds=(to_view_r, from_view_w))
-    os.close(to_view_r)
-    os.close(from_view_w)
-    pending = b""
-    deadline = None if duration is None else time.monotonic() + duration
-    try:
-        _send(to_view_w, {"init": pub.init(title, learn)})
-        while proc.poll() is None and not monitor.stop.is_set():
-            monitor.stop.wait(POLL)
-            check_host(host)
-            monitor.tick(time.monotonic())
-            pending = _read_commands(from_view_r, pending, pub)
-            _send(to_view_w, pub.snapshot())
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-    finally:
-        _send(to_view_w, {"quit": True})
-        os.close(to_view_w)
-        _finish(proc)
-        os.close(from_view_r)
-        link.send(("all_notes_off",))  # notes the view's keyboard may still hold
-    if proc.returncode not in (0, None, -15):
-        raise DeviceError(f"--ui: expected the view process to end cleanly, found exit status "
-                          f"{proc.returncode} (its message is above).")
+    def __init__(self, specs, learn=None):
+        self.specs, self.learn = list(specs), learn
+        self.proc = None
+
+    def start(self):
+        """Spawn the view's process (once); it waits for its first message."""
+        if self.proc is not None:
+            return
+        to_view_r, self._to_view = os.pipe()
+        self._from_view, from_view_w = os.pipe()
+        os.set_blocking(self._to_view, False)
+        os.set_blocking(self._from_view, False)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "rtsynth.host.ui_process", str(to_view_r),
+                 str(from_view_w)], pass_fds=(to_view_r, from_view_w))
+        finally:
+            os.close(to_view_r)
+            os.close(from_view_w)
+
+    def __call__(self, host, link, monitor, title, duration=None):
+        """Feed the view from a started host until it quits (or ``duration`` s pass).
+
+        Raises the host's DeviceError if the stream fails meanwhile; Ctrl-C here
+        (KeyboardInterrupt) ends the view too.
+        """
+        from .monitor import check_host
+
+        self.start()
+        pub = Publisher(host, link, self.specs)
+        monitor.err = pub
+        proc, pending = self.proc, b""
+        deadline = None if duration is None else time.monotonic() + duration
+        try:
+            _send(self._to_view, {"init": pub.init(title, self.learn)})
+            while proc.poll() is None and not monitor.stop.is_set():
+                monitor.stop.wait(POLL)
+                check_host(host)
+                monitor.tick(time.monotonic())
+                pending = _read_commands(self._from_view, pending, pub)
+                _send(self._to_view, pub.snapshot())
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        finally:
+            self.close()
+            link.send(("all_notes_off",))  # notes the view's keyboard may still hold
+        if proc.returncode not in (0, None, -15):
+            raise DeviceError(f"--ui: expected the view process to end cleanly, found exit "
+                              f"status {proc.returncode} (its message is above).")
+
+    def close(self):
+        """Tell the view to quit and wait for it (then kill it); safe to call again."""
+        if self.proc is None or self._to_view is None:
+            return
+        _send(self._to_view, {"quit": True})
+        os.close(self._to_view)
+        self._to_view = None
+        _finish(self.proc)
+        os.close(self._from_view)
 
 
 def _load(ns_per_frame, rate):

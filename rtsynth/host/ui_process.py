@@ -1,6 +1,6 @@
 """The performer view's process: ``python -m rtsynth.host.ui_process READ_FD WRITE_FD``.
 
-Started by :func:`rtsynth.host.ui_bridge.run_view` with the terminal as its
+Started by :class:`rtsynth.host.ui_bridge.View` with the terminal as its
 stdin/stdout. It reads ``{"init": ...}``, then snapshots of the session (and
 finally ``{"quit": true}``) as JSON lines from READ_FD, runs the textual app
 (:mod:`rtsynth.host.ui`) and writes the engine commands it makes (notes,

@@ -26,7 +26,7 @@ from rtsynth.engine.schedule import render_with_events  # noqa: E402
 from rtsynth.host.keyboard import KeyboardPiano  # noqa: E402
 from rtsynth.host.runtime import DspMeter, EventSlots  # noqa: E402
 from rtsynth.host.ui import LiveView  # noqa: E402
-from rtsynth.host.ui_bridge import Publisher  # noqa: E402
+from rtsynth.host.ui_bridge import Publisher, View  # noqa: E402
 from rtsynth.host.ui_link import UiLink  # noqa: E402
 from rtsynth.host.ui_params import view_specs  # noqa: E402
 from rtsynth.host.ui_session import MidiActivity, ViewSession  # noqa: E402
@@ -371,3 +371,18 @@ def test_the_link_adds_no_allocation_to_the_jack_callback(bundle):
     assert sum(d.size_diff for d in diff) <= 1024, grown
     assert max((d.count_diff for d in diff), default=0) <= 8, grown
     assert link.levels[0] > 0 and len(link.commands) == 0
+
+
+def test_view_process_is_started_before_the_stream_and_closed_unrun():
+    """run_live starts the view's process before the audio stream (its fork and imports
+    land before the first block) and closes it if the stream never ran."""
+    view = View([], None)
+    view.start()
+    proc = view.proc
+    view.start()  # once
+    assert view.proc is proc
+    time.sleep(0.5)
+    assert proc.poll() is None  # waiting for its first message, not drawing yet
+    view.close()
+    view.close()  # safe to call again
+    assert proc.returncode == 1  # it was told to quit before any session began
