@@ -4,8 +4,9 @@ Starts a private JACK dummy server (48 kHz / 256) and runs ``rtsynth play
 canne --backend jack`` as a subprocess twice per repeat, with and without
 ``--ui``, under the same load: N held notes while two knobs move every 8
 periods (so the decoder runs, and the view redraws its bars, meters and MIDI
-log every frame). The ``--ui`` run gets a pseudo-terminal (``script``) of
-120 x 36 cells, as a performer's terminal would be. Each run stops itself
+log every frame). Both runs get a pseudo-terminal (``script``) of 120 x 36
+cells, as a performer's terminal would be (since stop 19; before, only the
+``--ui`` run had one). Each run stops itself
 with ``--duration`` and prints its exit line (DSP load median / p99 / max as
 % of the period, and the xrun count), which is parsed here. Runs alternate
 (without, with, with, without, ...) so drift on a shared machine hits both
@@ -59,8 +60,10 @@ def run_once(server, model, voices, seconds, ui):
            "--duration", f"{seconds + STARTUP:g}"]
     if ui:
         cmd.append("--ui")
-        shell = "stty cols 120 rows 36; exec " + shlex.join(cmd)
-        cmd = ["script", "-qec", shell, "/dev/null"]  # a pseudo-terminal for the view
+    # both run in a pseudo-terminal, as a performer's session runs in a terminal either
+    # way: the view draws in it; without the view only the start and exit lines go there
+    shell = "stty cols 120 rows 36; exec " + shlex.join(cmd)
+    cmd = ["script", "-qec", shell, "/dev/null"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # the output goes to a file, not a pipe read by a thread here: such a thread would
     # wake with every frame the view draws and take this process's GIL from the
