@@ -134,13 +134,14 @@ def summarise(runs, idle_xruns):
         "view_cpu_seconds": view["cpu_seconds"] - base["cpu_seconds"],
     }
     # pairs whose two idle probes both saw no xrun: the machine was quiet around them.
-    # When there are any, the xrun verdict is theirs: a noisy pair's hundreds of the
-    # machine's own xruns would otherwise decide the mean either way
+    # The xrun verdict is theirs; with none it is undecided (None): a noisy pair's
+    # hundreds of the machine's own xruns would otherwise decide the mean either way
     pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
     quiet = [p for p in pairs if all(r.get("idle_xruns", 0) == 0 for r in p)]
     quiet_extra = [sum(r["xruns"] if r["ui"] else -r["xruns"] for r in p) for p in quiet]
-    extra_ok = all(e <= 0 for e in quiet_extra) if quiet else change["extra_xruns"] <= 0
-    met = change["median_rel_pct"] <= 10.0 and extra_ok
+    extra_ok = all(e <= 0 for e in quiet_extra) if quiet else None
+    load_ok = change["median_rel_pct"] <= 10.0
+    met = False if not load_ok or extra_ok is False else extra_ok
     return {"without_ui": base, "with_ui": view, "change": change, "idle_xruns": idle_xruns,
             "quiet_pairs": len(quiet), "quiet_pairs_extra_xruns": quiet_extra,
             "target": "median DSP load change <= 10 % and no extra xruns", "met": met}
@@ -204,7 +205,7 @@ def main(argv=None):
     print(f"change with --ui: median {c['median_rel_pct']:+.1f} % ({c['median_pp']:+.2f} points), "
           f"p99 {c['p99_rel_pct']:+.1f} %, extra xruns {c['extra_xruns']:+g} "
           f"({c['extra_xruns_rtsynth']:+g} after an rtsynth block over or late), view CPU "
-          f"{c['view_cpu_seconds']:.1f} s; target {'met' if res['met'] else 'NOT met'}")
+          f"{c['view_cpu_seconds']:.1f} s; target {_verdict(res['met'])}")
     print(f"pairs with a quiet idle probe before both runs: {res['quiet_pairs']} of "
           f"{args.repeats}, extra xruns with --ui in each: {res['quiet_pairs_extra_xruns']}")
     out = Path(args.out)
@@ -223,6 +224,12 @@ def _steal_pct(steal):
         return 0.0
     (t0, s0), (t1, s1) = steal[0], steal[-1]
     return 100.0 * (s1 - s0) / os.sysconf("SC_CLK_TCK") / max((t1 - t0) / 1e9, 1e-9)
+
+
+def _verdict(met):
+    if met is None:
+        return "undecided (no quiet pair: the machine's own xruns would decide)"
+    return "met" if met else "NOT met"
 
 
 def _plot(res, path):
