@@ -268,5 +268,6 @@ def _plot(res, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
+
 if __name__ == "__main__":
     sys.exit(main())

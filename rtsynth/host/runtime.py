@@ -101,6 +101,13 @@ class DspMeter:
         load = 100.0 * self.ns[:n] / np.maximum(period_ns, 1.0)
         return (float(np.median(load)), float(np.percentile(load, 99)), float(load.max()), n)
 
+    def loads(self, rate, last):
+        """Each of the last ``last`` blocks' time as % of its period, oldest first
+        (for a view; not on the audio path: it allocates)."""
+        n = max(0, min(last, self.count, self.mask + 1))
+        idx = np.arange(self.count - n, self.count) & self.mask
+        return 100.0 * self.ns[idx] * rate / (1e9 * np.maximum(self.frames[idx], 1))
+
     def save(self, path):
         """Write the ring, oldest block first, as a .npz of ``start_ns``, ``ns`` and
         ``frames`` (for finding when the slow blocks happen; not on the audio path)."""

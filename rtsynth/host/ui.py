@@ -21,10 +21,11 @@ renders a frame, 14 % of a core); with one widget drawn from rich ``Text``
 rows, building those rows took most of 10.5 %. Now: about 4 %.
 """
 
+import functools
 import math
 import time
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import App, ComposeResult
@@ -120,7 +121,9 @@ class _Canvas(Widget):
         self._drawn = None
         self._keys = []
         self._strips = []
-        self._bar_w = 8  # the parameter bars' width in cells, as last drawn
+        # the layout as last drawn: the parameter panel's width, the parameter rows
+        # shown and their bars' width in cells (for the mouse)
+        self._left_w, self._params_shown, self._bar_w = 0, 0, 8
 
     def text(self, panel):
         """Panel ``panel``'s lines as last drawn, as plain text."""
@@ -150,10 +153,9 @@ class _Canvas(Widget):
         self._drawn = None
         self.draw()
 
-    def params_lines(self, width=None):
-        """The parameter rows (one line per parameter) with bars ``width`` cells wide."""
-        board, armed = self.session.board, self.session.armed
-        width = self._bar_w if width is None else width
+    def params_lines(self):
+        """The parameter rows (one line per parameter) with bars as wide as last laid out."""
+        board, armed, width = self.session.board, self.session.armed, self._bar_w
         lines = []
         for i, spec in enumerate(board.specs):
             style = "reverse" if i == board.selected else ""
@@ -166,9 +168,10 @@ class _Canvas(Widget):
     def _rows(self, width, height):
         """The screen as ``height`` rows of ``(text, style)`` pieces, ``width`` cells each."""
         s = self.session
-        left_w = width * 3 // 5
+        left_w = self._left_w = width * 3 // 5
         right_w = width - left_w
         body = max(0, height - 1 - _STATUS_H)
+        self._params_shown = min(len(s.board.specs), body - 2)
         self._bar_w = max(8, left_w - 4 - _NAME_W - _VALUE_W - 2)
         shown = self.shown
         shown["params"] = self.params_lines()
@@ -205,8 +208,7 @@ class _Canvas(Widget):
     def _param_at(self, x, y):
         """(parameter row, position 0..1 along its bar) under cell (x, y), or (None, None)."""
         row = y - 2  # the title row, the panel's top border
-        shown = min(len(self.session.board.specs), self.size.height - 3 - _STATUS_H)
-        if not (0 <= row < shown) or not 2 <= x < self.size.width * 3 // 5 - 2:
+        if not (0 <= row < self._params_shown) or not 2 <= x < self._left_w - 2:
             return None, None
         return row, (x - 2 - _NAME_W - 1) / self._bar_w
 
@@ -264,10 +266,8 @@ def _fit(line, width, pad=True):
     for text, style in line:
         n = cell_len(text)
         if used + n > width:
-            keep = max(0, width - used - 1)
-            while cell_len(text) > keep:  # rare: only a line wider than its panel
-                text = text[:-1]
-            out.append((text + "…" if width > used else text, style))
+            if width > used:  # the cell left for an ellipsis
+                out.append((set_cell_size(text, width - used - 1) + "…", style))
             return tuple(out)
         out.append((text, style))
         used += n
@@ -276,11 +276,10 @@ def _fit(line, width, pad=True):
     return tuple(out)
 
 
-def _style(name, _cache={}):
-    style = _cache.get(name)
-    if style is None:
-        style = _cache[name] = Style.parse(name) if name else Style.null()
-    return style
+@functools.lru_cache(maxsize=None)
+def _style(name):
+    return Style.parse(name) if name else Style.null()
+
 
 def _bar(u, width):
     """A horizontal bar ``width`` cells long filled to ``u`` (0..1), in eighths of a cell."""

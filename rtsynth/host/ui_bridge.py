@@ -76,20 +76,13 @@ class Publisher:
         """
         meter, rate = self.host.meter, self.host.rate
         count = meter.count
-        new = min(count - self._seen, meter.mask + 1)
+        recent = meter.loads(rate, count - self._seen)
         self._seen = count
-        if new > 0:
-            idx = np.arange(count - new, count) & meter.mask
-            recent = meter.ns[idx] / np.maximum(meter.frames[idx], 1)
-            now, peak = _load(recent[-1], rate), _load(recent.max(), rate)
-        else:
-            now = peak = None
+        now, peak = (float(recent[-1]), float(recent.max())) if recent.size else (None, None)
         self._n += 1
         if self._n % FRAME_RATE == 1:
-            tail = min(count, meter.mask + 1, 2048)  # about 10 s at 48 kHz / 256
-            idx = np.arange(count - tail, count) & meter.mask
-            self._median = (_load(np.median(meter.ns[idx] / np.maximum(meter.frames[idx], 1)),
-                                  rate) if tail else 0.0)
+            loads = meter.loads(rate, 2048)  # about 10 s at 48 kHz / 256
+            self._median = float(np.median(loads)) if loads.size else 0.0
         midi = []
         self.link.monitor.drain(lambda o, s, a, b: midi.append((s, a, b)), limit=256)
         said, self._said = self._said, []
@@ -236,11 +229,6 @@ class View:
         self._to_view = None
         _finish(self.proc)
         os.close(self._from_view)
-
-
-def _load(ns_per_frame, rate):
-    """DSP load in % of the period from nanoseconds of work per frame."""
-    return float(100.0 * ns_per_frame * rate / 1e9)
 
 
 def _send(fd, message):

@@ -25,6 +25,16 @@ def test_report_gives_load_xruns_and_callback_start():
     assert m.xrun_ns[0] == 123
 
 
+def test_loads_are_the_last_blocks_oldest_first_across_the_wrap():
+    m = DspMeter(capacity=8)
+    period_ns = 256 * 1e9 / RATE
+    for i in range(11):  # wraps the ring
+        m.record(int(period_ns * i / 100), 256)
+    assert m.loads(RATE, 3) == pytest.approx([8.0, 9.0, 10.0], abs=1e-6)
+    assert m.loads(RATE, 100).size == 8  # at most what the ring holds
+    assert m.loads(RATE, 0).size == 0
+
+
 def test_report_without_lateness_is_the_plain_line():
     m = DspMeter(capacity=4)
     m.record(1000, 256)  # a backend that cannot tell (PortAudio): late = -1

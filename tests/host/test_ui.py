@@ -86,19 +86,29 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+def _drive(session, steps, poll=None, fps=30):
+    """Run the view headless (120 x 36) over ``session``: ``await steps(app, pilot)``,
+    then Ctrl-C; returns what ``steps`` returned."""
+    async def scenario():
+        app = LiveView(session, session.poll if poll is None else poll, fps=fps)
+        async with app.run_test(size=(120, 36)) as pilot:
+            result = await steps(app, pilot)
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+        return result
+
+    return _run(scenario())
+
+
 def test_view_starts_and_stops_headless(bundle):
     session, host = _session(bundle)
 
-    async def scenario():
-        app = LiveView(session, session.poll, fps=30)
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.pause(0.1)
-            assert app.canvas.text("params").startswith("latent.0")
-            await pilot.press("ctrl+c")
-            await pilot.pause()
+    async def steps(app, pilot):
+        await pilot.pause(0.1)
+        assert app.canvas.text("params").startswith("latent.0")
         return app
 
-    app = _run(scenario())
+    app = _drive(session, steps)
     assert app.return_code in (0, None)
 
 
@@ -110,18 +120,14 @@ def test_computer_keyboard_plays_notes_that_sound(bundle):
     silent = host.process(8)
     assert np.max(np.abs(silent)) == 0.0
 
-    async def scenario():
-        app = LiveView(session, session.poll, fps=30)
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.press("z", "e")  # C3 and E4
-            assert session.piano.sounding == [48, 64]
-            sound = host.process(40)
-            await pilot.pause(0.2)  # a few view frames: the meters follow the sound
-            meters = app.canvas.text("meters")
-            await pilot.press("ctrl+c")
-        return sound, meters
+    async def steps(app, pilot):
+        await pilot.press("z", "e")  # C3 and E4
+        assert session.piano.sounding == [48, 64]
+        sound = host.process(40)
+        await pilot.pause(0.2)  # a few view frames: the meters follow the sound
+        return sound, app.canvas.text("meters")
 
-    sound, meters = _run(scenario())
+    sound, meters = _drive(session, steps)
     rms = float(np.sqrt(np.mean(sound.astype(np.float64) ** 2)))
     assert rms > 1e-3, rms
     assert host.engine.active_voices == 2 or session.piano.sounding == []
@@ -144,15 +150,11 @@ def test_every_meter_line_is_on_screen_with_an_input(bundle):
     snap = {"levels": [0.5, 0.1, 0.25, 0.05], "load_now": 12.0, "load_max": 30.0,
             "load_median": 15.0, "xruns": 3, "voices": 0, "values": {}, "midi": [], "say": []}
 
-    async def scenario():
-        app = LiveView(session, lambda: [snap], fps=30)
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.pause(0.2)
-            svg = app.export_screenshot()
-            await pilot.press("ctrl+c")
-        return svg
+    async def steps(app, pilot):
+        await pilot.pause(0.2)
+        return app.export_screenshot()
 
-    svg = _run(scenario()).replace("&#160;", " ")
+    svg = _drive(session, steps, poll=lambda: [snap]).replace("&#160;", " ")
     for text in ("out ", "in ", "DSP", "median 15.0 %", "xruns 3"):
         assert text in svg, text
 
@@ -163,19 +165,16 @@ def test_a_moved_parameter_redraws_only_its_line(bundle):
     session, host = _session(bundle)
     repainted = []
 
-    async def scenario():
-        app = LiveView(session, lambda: [], fps=1)
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.pause(0.1)
-            app._frame(tick=False)  # the first frame came before the layout set the widths
-            app.canvas.refresh = lambda *regions, **kw: repainted.extend(regions)
-            app._frame(tick=False)
-            assert repainted == []  # nothing moved
-            session.board.nudge(1, row=3)
-            app._frame(tick=False)
-            await pilot.press("ctrl+c")
+    async def steps(app, pilot):
+        await pilot.pause(0.1)
+        app._frame(tick=False)  # the first frame came before the layout set the widths
+        app.canvas.refresh = lambda *regions, **kw: repainted.extend(regions)
+        app._frame(tick=False)
+        assert repainted == []  # nothing moved
+        session.board.nudge(1, row=3)
+        app._frame(tick=False)
 
-    _run(scenario())
+    _drive(session, steps, poll=lambda: [], fps=1)
     assert [(r.y, r.height, r.width) for r in repainted] == [(2 + 3, 1, 120)]
 
 
@@ -183,18 +182,15 @@ def test_a_click_on_a_bar_sets_its_parameter(bundle):
     """The mouse: a click on a parameter's bar selects it and sets it to that point."""
     session, host = _session(bundle)
 
-    async def scenario():
-        app = LiveView(session, session.poll, fps=30)
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.pause(0.1)
-            bar_w = app.canvas._bar_w
-            # the bar of row 4 starts after the border, the padding, the name and a space
-            await pilot.click(offset=(2 + 10 + 1 + bar_w // 2, 2 + 4))
-            await pilot.pause(0.05)
-            await pilot.press("ctrl+c")
+    async def steps(app, pilot):
+        await pilot.pause(0.1)
+        bar_w = app.canvas._bar_w
+        # the bar of row 4 starts after the border, the padding, the name and a space
+        await pilot.click(offset=(2 + 10 + 1 + bar_w // 2, 2 + 4))
+        await pilot.pause(0.05)
         return bar_w
 
-    bar_w = _run(scenario())
+    bar_w = _drive(session, steps)
     assert session.board.selected == 4
     assert session.board.unit(4) == pytest.approx((bar_w // 2) / bar_w, abs=0.02)
 
@@ -204,16 +200,13 @@ def test_arrow_keys_select_and_move_a_parameter(bundle):
     engine = host.engine
     before = engine.latents.copy()
 
-    async def scenario():
-        app = LiveView(session, session.poll, fps=30)
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.press("down", "right", "right", "right")
-            host.process(1)
-            await pilot.press("up", "shift+left")
-            host.process(1)
-            await pilot.press("ctrl+c")
+    async def steps(app, pilot):
+        await pilot.press("down", "right", "right", "right")
+        host.process(1)
+        await pilot.press("up", "shift+left")
+        host.process(1)
 
-    _run(scenario())
+    _drive(session, steps)
     after = engine.latents
     lo, hi = np.asarray(bundle.manifest.latent_range).T
     assert after[1] == pytest.approx(before[1] + 3 * 0.02 * (hi[1] - lo[1]))
