@@ -30,7 +30,7 @@ def test_loads_are_the_last_blocks_oldest_first_across_the_wrap():
     period_ns = 256 * 1e9 / RATE
     for i in range(11):  # wraps the ring
         m.record(int(period_ns * i / 100), 256)
-    assert m.loads(RATE, 3) == pytest.approx([8.0, 9.0, 10.0], abs=1e-6)
+    assert m.loads(RATE, 3) == pytest.approx([8.0, 9.0, 10.0], abs=1e-3)  # whole ns
     assert m.loads(RATE, 100).size == 8  # at most what the ring holds
     assert m.loads(RATE, 0).size == 0
 
