@@ -1,10 +1,11 @@
 """What the performer view's own process costs: CPU and bytes sent to the terminal.
 
 Runs the real view process (``python -m rtsynth.host.ui_process``, as ``rtsynth
-play --ui`` starts it) under a pseudo-terminal of 120 x 36 cells and feeds it,
-10 times a second (its frame rate), snapshots like a live CANNe session's
-(models/canne): two latents gliding, the output and DSP meters moving, two MIDI messages per
-snapshot. After a warm-up it reads the process's CPU time from /proc and counts
+play --ui`` starts it) under a pseudo-terminal of 120 x 36 cells, sharing with it
+a link (``rtsynth.host.ui_link.UiLink``) written here as a live CANNe session's
+callback would write it (models/canne), 10 times a second (the view's frame
+rate, at which it reads the link): two latents gliding, the output and DSP
+meters moving, two MIDI messages per frame. After a warm-up it reads the process's CPU time from /proc and counts
 what the view writes to the terminal. No audio runs: ``ui_cost.py`` measures
 the view's effect on the audio thread; this one measures the view alone, in
 seconds instead of minutes, so that its cost can be tracked per change.
@@ -27,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the view-under-a-pty helper the tests use
 
+from rtsynth.host.runtime import DspMeter  # noqa: E402
 from rtsynth.host.ui import FPS  # noqa: E402
+from rtsynth.host.ui_link import UiLink  # noqa: E402
 from rtsynth.host.ui_params import view_specs  # noqa: E402
 from rtsynth.model import load_bundle  # noqa: E402
 from viewpty import ViewProcess  # noqa: E402
@@ -39,33 +42,36 @@ COLS, ROWS = 120, 36
 
 def measure(model, seconds):
     specs = view_specs("canne", load_bundle(model).manifest)
-    view = ViewProcess(cols=COLS, rows=ROWS, cwd=ROOT)
+    link = UiLink([s.name for s in specs])
+    meter = DspMeter(1024)
+    view = ViewProcess(cols=COLS, rows=ROWS, cwd=ROOT, link=link)
     pid = view.proc.pid
     init = {"title": "view_cost", "specs": [asdict(s) for s in specs], "learn": None,
-            "period_ms": 1000 * 256 / 48000, "has_input": False}
+            "rate": 48000, "period_ms": 1000 * 256 / 48000, "has_input": False,
+            "link": {"fd": link.fd, "layout": link.layout()}}
     view.send({"init": init})
-    moving = specs[:2]
     t0 = time.monotonic()
     k, mark = 0, None
     while (now := time.monotonic()) - t0 < WARMUP + seconds:
         if mark is None and now - t0 >= WARMUP:
             mark = (now, _cpu(pid), view.written)
         k += 1
-        values = {s.name: s.lo + (s.hi - s.lo) * (0.5 + 0.5 * math.sin(k / (20 + i)))
-                  for i, s in enumerate(moving)}
+        for i, s in enumerate(specs[:2]):
+            link.values[i] = s.lo + (s.hi - s.lo) * (0.5 + 0.5 * math.sin(k / (20 + i)))
         level = 0.3 + 0.1 * math.sin(k / 3)
-        snap = {"levels": [level, level / 4, 0.0, 0.0], "load_now": 15 + 8 * math.sin(k),
-                "load_max": 30 + 10 * math.sin(k / 7), "load_median": 15.0, "xruns": 0,
-                "voices": 8, "values": values,
-                "midi": [(0xB0, 21, k % 128), (0xB0, 22, (3 * k) % 128)], "say": []}
-        view.send(snap)
+        link.levels[:2] = level, level / 4
+        for b in range(19):  # the blocks of one frame at 48 kHz / 256
+            meter.record(int(5.33e6 * (0.15 + 0.08 * math.sin(k + b / 19))), 256)
+            link.post(meter, None)
+        link.monitor.push(0, 0xB0, 21, k % 128)
+        link.monitor.push(0, 0xB0, 22, (3 * k) % 128)
         time.sleep(max(0.0, t0 + k / FPS - time.monotonic()))
     end = (time.monotonic(), _cpu(pid), view.written)
     view.send({"quit": True})
     rc = view.proc.wait(timeout=30)
     view.close()
     wall = end[0] - mark[0]
-    return {"exit": rc, "seconds": round(wall, 2), "snapshots_per_s": FPS,
+    return {"exit": rc, "seconds": round(wall, 2), "frames_per_s": FPS,
             "cpu_seconds": round(end[1] - mark[1], 3),
             "cpu_percent_of_a_core": round(100 * (end[1] - mark[1]) / wall, 1),
             "terminal_kB_per_s": round((end[2] - mark[2]) / wall / 1000, 1)}
@@ -87,7 +93,7 @@ def main():
     (out / "view_cost.json").write_text(json.dumps(result, indent=1))
     print(f"view process: {r['cpu_percent_of_a_core']} % of a core, "
           f"{r['terminal_kB_per_s']} kB/s to the terminal over {r['seconds']} s "
-          f"({FPS} snapshots/s)")
+          f"({FPS} frames/s)")
     _plot(result, out / "view_cost.png")
 
 
@@ -102,7 +108,7 @@ def _plot(result, path):
         ax.set_title(label)
         ax.text(0, result[key], f"{result[key]}", ha="center", va="bottom")
     fig.suptitle(f"rtsynth --ui view process, {result['terminal']}, "
-                 f"{result['snapshots_per_s']} snapshots/s")
+                 f"{result['frames_per_s']} frames/s")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

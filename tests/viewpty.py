@@ -14,11 +14,13 @@ class ViewProcess:
     """``python -m rtsynth.host.ui_process`` on a ``cols`` x ``rows`` pty, as ``play --ui``
     starts it; everything it writes to the terminal is collected in ``chunks``.
 
-    ``send(obj)`` writes one JSON line to it; ``close()`` ends it (the caller sends
-    ``{"quit": true}`` first for a clean exit) and releases the descriptors.
+    ``link`` (a :class:`~rtsynth.host.ui_link.UiLink`) is shared with it, as
+    ``play --ui`` shares its own. ``send(obj)`` writes one JSON line to it;
+    ``close()`` ends it (the caller sends ``{"quit": true}`` first for a clean
+    exit) and releases the descriptors.
     """
 
-    def __init__(self, cols=100, rows=30, cwd=None):
+    def __init__(self, cols=100, rows=30, cwd=None, link=None):
         import fcntl
         import termios
         self._to_r, self.to_w = os.pipe()
@@ -28,7 +30,9 @@ class ViewProcess:
         env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rtsynth.host.ui_process", str(self._to_r),
-             str(self._from_w)], pass_fds=(self._to_r, self._from_w), stdin=slave,
+             str(self._from_w)],
+            pass_fds=(self._to_r, self._from_w) + ((link.fd,) if link is not None else ()),
+            stdin=slave,
             stdout=slave, stderr=slave, env=env, cwd=cwd)
         os.close(self._to_r), os.close(self._from_w), os.close(slave)
         self.chunks = []

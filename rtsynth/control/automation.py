@@ -114,6 +114,17 @@ class Automation:
             if name in self._slot:
                 self.values[self._slot[name]] = float(v)
 
+    def mirror_into(self, array):
+        """Keep the value mirror in ``array`` from now on (shape ``(len(specs),)``, float64;
+        a live view's shared memory), starting from the current values; returns it.
+        Before the stream starts."""
+        if array.shape != self.values.shape or array.dtype != np.float64:
+            raise ValueError(f"expected a float64 array of shape {self.values.shape}, found "
+                             f"{array.dtype} {array.shape}")
+        array[:] = self.values
+        self.values = array
+        return array
+
     def set_presets(self, presets):
         """Program change ``n`` recalls ``presets[n]`` (``{name: value}``); commands built now."""
         programs = []

@@ -193,6 +193,8 @@ class JackHost:
             self.out_1.get_array().fill(0.0)
             self.out_2.get_array().fill(0.0)
         self.meter.record(time.perf_counter_ns() - t0, frames, t0, late)
+        if self.link is not None:  # the block's time, xruns and voices, for the view
+            self.link.post(self.meter, self.engine)
 
     def _queued(self, offset, status, d1, d2):
         self.mapper.map(status, d1, d2, self.events)

@@ -79,11 +79,16 @@ def run_live(build, describe, *, backend, jack_name="rtsynth", connect=False, de
     if view is not None:
         from .ui_link import UiLink
 
-        link = host.link = UiLink()  # before start: the callback reads it from the first block
+        automation = getattr(host, "automation", None)
+        names = [s.name for s in automation.specs] if automation is not None else []
+        link = UiLink(names)
         link.configure(rate, block)
+        if automation is not None:
+            link.share_values(automation)  # the values the callback sets are the view's
+        host.link = link  # before start: the callback writes it from the first block
         if hasattr(view, "start"):
             # its process forks from this (large) one and imports before the first block
-            view.start()
+            view.start(link)
 
     stop = threading.Event()
     dumps = _stacks_on_sigusr1()

@@ -172,7 +172,7 @@ class PortAudioHost:
         if status.output_underflow:
             self.meter.xrun(t0)
         self._render(outdata, frames)
-        self.meter.record(time.perf_counter_ns() - t0, frames, t0)
+        self._record(t0, frames)
 
     def _duplex_callback(self, indata, outdata, frames, time_info, status):
         t0 = time.perf_counter_ns()
@@ -185,7 +185,12 @@ class PortAudioHost:
             if self.error is None:
                 self.error = e
         self._render(outdata, frames, inp)
+        self._record(t0, frames)
+
+    def _record(self, t0, frames):
         self.meter.record(time.perf_counter_ns() - t0, frames, t0)
+        if self.link is not None:  # the block's time, xruns and voices, for the view
+            self.link.post(self.meter, self.engine)
 
     def _render(self, outdata, frames, inp=None):
         try:

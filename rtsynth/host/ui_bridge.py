@@ -8,14 +8,14 @@ switch interval per hand-back). Measured with the view in a thread (JACK dummy
 design.md: anything that runs Python beside the callback "must be light, or
 live in another process".
 
-So the audio process runs only this light loop in its main thread (where the
-plain session polls anyway), ``1 / POLL`` (10) times a second: the session's
-housekeeping (:class:`~rtsynth.host.monitor.Monitor`), one snapshot of the
-:class:`~rtsynth.host.ui_link.UiLink` meters, the DSP meter, the parameter
-values and the MIDI monitor, written as one JSON line to the view's pipe
-(dropped, never waited for, when the pipe is full), and the view's commands
-read from its pipe into the link's command queue. The view (``python -m
-rtsynth.host.ui_process``) owns the terminal; textual is never imported here.
+What the view shows it reads from shared memory the audio callback writes
+(:class:`~rtsynth.host.ui_link.UiLink`), on its own clock. So the audio
+process's main thread does for the view only what the plain session does
+(:class:`~rtsynth.host.monitor.Monitor` housekeeping, ``1 / POLL`` times a
+second), plus reading the view's commands from its pipe into the link's
+command queue and, rarely, writing a message line (a warning) to it. The
+view (``python -m rtsynth.host.ui_process``) owns the terminal; textual is
+never imported here.
 """
 
 import errno
@@ -27,16 +27,13 @@ import sys
 import time
 from dataclasses import asdict
 
-import numpy as np
-
 from ..errors import DeviceError, InputError
-from .controls import read_state
 from .ui_params import view_specs
 from .ui_session import FRAME_RATE
 
 __all__ = ["Publisher", "View", "make_view", "POLL", "COMMAND_HEADS", "LEARN_FILE"]
 
-#: seconds between snapshots (one per view frame)
+#: seconds between the main thread's rounds (commands in, messages out, housekeeping)
 POLL = 1.0 / FRAME_RATE
 #: where MIDI learn in the view saves the mapping when the session has no ``--map``
 LEARN_FILE = "rtsynth-map.toml"
@@ -46,17 +43,16 @@ COMMAND_HEADS = ("note_on", "note_off", "all_notes_off", "latent", "knob", "gain
 
 
 class Publisher:
-    """Snapshots of a running host for a view, and the view's commands back into the link.
+    """What a view needs of a running host besides the shared link, and its commands back.
 
-    Runs in the audio process's main thread; reads what the callback wrote
-    (meters, DSP ring, MIDI monitor) without locks.
+    Runs in the audio process's main thread. The snapshots themselves are the
+    view's to take (:class:`~rtsynth.host.ui_link.LinkReader` on the shared
+    link); this sends what the view needs to map and draw them.
     """
 
     def __init__(self, host, link, specs):
         self.host, self.link, self.specs = host, link, list(specs)
-        self._seen = host.meter.count
         self._said = []
-        self._n, self._median = 0, 0.0
         self.refused = 0  # malformed or refused commands from the view
 
     def init(self, title, learn=None):
@@ -64,33 +60,15 @@ class Publisher:
         ``{"path", "instrument", "fx"}`` for MIDI learn (see :func:`make_view`)."""
         period = getattr(self.host, "blocksize", getattr(self.host, "block", 0))
         return {"title": title, "specs": [asdict(s) for s in self.specs],
-                "learn": learn,
+                "learn": learn, "rate": self.host.rate,
                 "period_ms": 1000.0 * period / self.host.rate,
-                "has_input": bool(getattr(self.host.engine, "needs_input", False))}
+                "has_input": bool(getattr(self.host.engine, "needs_input", False)),
+                "link": {"fd": self.link.fd, "layout": self.link.layout()}}
 
-    def snapshot(self):
-        """The state since the last snapshot, as plain JSON-able values.
-
-        Kept short: this runs beside the audio callback, which waits for the GIL
-        while it does. The median over the last ~10 s is recomputed once a second.
-        """
-        meter, rate = self.host.meter, self.host.rate
-        count = meter.count
-        recent = meter.loads(rate, count - self._seen)
-        self._seen = count
-        now, peak = (float(recent[-1]), float(recent.max())) if recent.size else (None, None)
-        self._n += 1
-        if self._n % FRAME_RATE == 1:
-            loads = meter.loads(rate, 2048)  # about 10 s at 48 kHz / 256
-            self._median = float(np.median(loads)) if loads.size else 0.0
-        midi = []
-        self.link.monitor.drain(lambda o, s, a, b: midi.append((s, a, b)), limit=256)
+    def said(self):
+        """The message lines since the last call (warnings, MIDI learn's answer)."""
         said, self._said = self._said, []
-        return {"levels": self.link.levels.tolist(), "load_now": now, "load_max": peak,
-                "load_median": self._median, "xruns": int(meter.xruns),
-                "voices": int(getattr(self.host.engine, "active_voices", 0) or 0),
-                "values": read_state(self.host.engine, self.specs),
-                "midi": midi, "say": said}
+        return said
 
     def command(self, cmd):
         """Queue one command from the view (a JSON list) for the callback; False if refused.
@@ -158,7 +136,8 @@ class View:
 
     :meth:`start` spawns ``python -m rtsynth.host.ui_process`` before the
     stream starts, so that its fork from this (large) process and its imports
-    are done before the first audio block. Calling the view
+    are done before the first audio block; it inherits the link's shared
+    memory. Calling the view
     (``view(host, link, monitor, title, duration)``, as :func:`run_live` does)
     feeds it until it quits or ``duration`` s pass; :meth:`close` ends a view
     that was started and never run (the stream failed to start).
@@ -174,8 +153,9 @@ class View:
         self.specs, self.learn = list(specs), learn
         self.proc = None
 
-    def start(self):
-        """Spawn the view's process (once); it waits for its first message."""
+    def start(self, link=None):
+        """Spawn the view's process (once), sharing ``link``'s memory with it; it waits
+        for its first message."""
         if self.proc is not None:
             return
         to_view_r, self._to_view = os.pipe()
@@ -185,7 +165,8 @@ class View:
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "rtsynth.host.ui_process", str(to_view_r),
-                 str(from_view_w)], pass_fds=(to_view_r, from_view_w))
+                 str(from_view_w)],
+                pass_fds=(to_view_r, from_view_w) + ((link.fd,) if link is not None else ()))
         finally:
             os.close(to_view_r)
             os.close(from_view_w)
@@ -198,7 +179,7 @@ class View:
         """
         from .monitor import check_host
 
-        self.start()
+        self.start(link)
         pub = Publisher(host, link, self.specs)
         monitor.err = pub
         proc, pending = self.proc, b""
@@ -210,7 +191,9 @@ class View:
                 check_host(host)
                 monitor.tick(time.monotonic())
                 pending = _read_commands(self._from_view, pending, pub)
-                _send(self._to_view, pub.snapshot())
+                said = pub.said()
+                if said:
+                    _send(self._to_view, {"say": said})
                 if deadline is not None and time.monotonic() >= deadline:
                     break
         finally:

@@ -1,8 +1,11 @@
 """The performer view's process: ``python -m rtsynth.host.ui_process READ_FD WRITE_FD``.
 
 Started by :class:`rtsynth.host.ui_bridge.View` with the terminal as its
-stdin/stdout. It reads ``{"init": ...}``, then snapshots of the session (and
-finally ``{"quit": true}``) as JSON lines from READ_FD, runs the textual app
+stdin/stdout. It reads ``{"init": ...}`` (with the descriptor and layout of
+the shared :class:`~rtsynth.host.ui_link.UiLink` it inherited), then message
+lines ``{"say": [...]}`` and finally ``{"quit": true}`` as JSON lines from
+READ_FD; each frame it takes its snapshot of the session from the shared link
+itself (:class:`~rtsynth.host.ui_link.LinkReader`). It runs the textual app
 (:mod:`rtsynth.host.ui`) and writes the engine commands it makes (notes,
 parameter moves, ``["remap", path]`` after MIDI learn) as JSON lists to
 WRITE_FD.
@@ -17,6 +20,7 @@ import threading
 
 from ..control.params import ParamSpec
 from .ui import LiveView
+from .ui_link import LinkReader, UiLink
 from .ui_session import LearnAdapter, ViewSession
 
 __all__ = ["main", "NICE"]
@@ -40,6 +44,8 @@ def main(argv=None):
     if init is None:
         return 1
     specs = [ParamSpec(**{**d, "choices": tuple(d["choices"])}) for d in init["specs"]]
+    shared = init["link"]
+    reader.feed = LinkReader(UiLink.attach(shared["fd"], shared["layout"]), init["rate"])
 
     def send(cmd):
         try:
@@ -95,12 +101,14 @@ def _yield_cpu():
 
 
 class _Reader:
-    """JSON lines from the audio process, read on a thread (the app polls the backlog)."""
+    """The view's input: the shared link's state each frame, and the message lines from
+    the audio process, read on a thread (the app polls the backlog)."""
 
     def __init__(self, fd):
         self._file = os.fdopen(fd, "rb")
         self._backlog = collections.deque()
         self._done = False
+        self.feed = None  # the LinkReader, once the first message named the link
 
     def first(self):
         line = self._file.readline()
@@ -118,10 +126,13 @@ class _Reader:
         self._done = True
 
     def poll(self):
-        out = []
+        """[one snapshot] (None once the audio process said quit)."""
+        say = []
         while self._backlog:
-            out.append(self._backlog.popleft())
-        return None if self._done and not out else out
+            say.extend(self._backlog.popleft().get("say", ()))
+        if self._done and not say:
+            return None
+        return [self.feed.snapshot(say)]
 
 
 if __name__ == "__main__":

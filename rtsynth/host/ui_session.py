@@ -99,7 +99,7 @@ class ViewSession:
 
     # ------------------------------------------------------------- frames
     def apply(self, snap):
-        """Take one snapshot from the audio process (see ``Publisher.snapshot``)."""
+        """Take one snapshot from the audio process (a :class:`~rtsynth.host.ui_link.LinkReader` snapshot)."""
         self.levels = snap["levels"]
         if snap["load_now"] is not None:
             self.load_now = snap["load_now"]

@@ -3,9 +3,10 @@ notes that sound, arrow keys move parameters, meters and MIDI activity reach the
 
 The view runs under textual's test pilot against a stand-in host that drives a
 real CanneSynth (a small harmonic test bundle) through the same per-block steps
-as the live backends (the link's commands into the event slots, render,
-meter); view and host exchange exactly what the pipes between the two
-processes carry (JSON snapshots one way, JSON command lists the other).
+as the live backends (the link's commands into the event slots, the
+automation, render, meter, post); the view reads the shared link as the view's
+process does (a LinkReader's snapshots, through JSON), and its commands go back
+as the pipe carries them (JSON lists).
 """
 
 import asyncio
@@ -27,7 +28,8 @@ from rtsynth.host.keyboard import KeyboardPiano  # noqa: E402
 from rtsynth.host.runtime import DspMeter, EventSlots  # noqa: E402
 from rtsynth.host.ui import LiveView  # noqa: E402
 from rtsynth.host.ui_bridge import Publisher, View  # noqa: E402
-from rtsynth.host.ui_link import UiLink  # noqa: E402
+from rtsynth.host.controls import build_controls  # noqa: E402
+from rtsynth.host.ui_link import LinkReader, UiLink  # noqa: E402
 from rtsynth.host.ui_params import view_specs  # noqa: E402
 from rtsynth.host.ui_session import MidiActivity, ViewSession  # noqa: E402
 from rtsynth.model import load_bundle  # noqa: E402
@@ -38,9 +40,9 @@ RATE, BLOCK = 22050, 256
 class FakeHost:
     """The per-block work of JackHost._process, offline: what the view sees of a host."""
 
-    def __init__(self, engine, link):
-        self.engine, self.link = engine, link
-        self.meter, self.events = DspMeter(1024), EventSlots()
+    def __init__(self, engine, link, automation):
+        self.engine, self.link, self.automation = engine, link, automation
+        self.meter, self.events, self._engine_events = DspMeter(1024), EventSlots(), EventSlots()
         self.rate, self.blocksize = RATE, BLOCK
         self.audio = []
 
@@ -49,10 +51,12 @@ class FakeHost:
             self.events.clear()
             self.events.offset = 0
             self.link.commands.drain(self.events)
+            events = self.automation.run(self.events, BLOCK, self._engine_events)
             out = np.zeros(BLOCK, np.float32)
-            render_with_events(self.engine, out, self.events, 0, BLOCK)
+            render_with_events(self.engine, out, events, 0, BLOCK)
             self.link.measure(out)
             self.meter.record(1_000_000, BLOCK)  # 1 ms of a 11.6 ms period
+            self.link.post(self.meter, self.engine)
             self.audio.append(out)
         return np.concatenate(self.audio[-blocks:])
 
@@ -68,16 +72,20 @@ def _json(x):
 
 
 def _session(bundle):
-    """A view session wired to a FakeHost through a Publisher, as the pipes would carry it."""
+    """A view session wired to a FakeHost through its shared link and a Publisher, as
+    ``play --ui`` wires the two processes."""
     synth = CanneSynth(bundle, sample_rate=RATE, polyphony=4)
-    link = UiLink()
+    automation = build_controls("canne", bundle.manifest).attach(synth)
+    link = UiLink([s.name for s in automation.specs])
     link.configure(RATE, BLOCK)
-    host = FakeHost(synth, link)
+    link.share_values(automation)
+    host = FakeHost(synth, link, automation)
     pub = Publisher(host, link, view_specs("canne", bundle.manifest))
     init = _json(pub.init("test"))
+    reader = LinkReader(UiLink.attach(init["link"]["fd"], init["link"]["layout"]), init["rate"])
     session = ViewSession(pub.specs, lambda cmd: pub.command(_json(cmd)), title=init["title"],
                           period_ms=init["period_ms"], has_input=init["has_input"])
-    session.poll = lambda: [_json(pub.snapshot())]
+    session.poll = lambda: [_json(reader.snapshot(pub.said()))]
     session.pub = pub
     return session, host
 
@@ -261,21 +269,24 @@ def test_publisher_refuses_commands_the_engine_does_not_take(bundle):
 
 
 def test_view_process_starts_and_ends_with_its_pipe(bundle):
-    """The real view process under a pseudo-terminal: init, snapshots, quit -> exit 0."""
+    """The real view process under a pseudo-terminal: init, the shared link read while the
+    host plays, a message line, quit -> exit 0."""
     session, host = _session(bundle)
     pub = Publisher(host, host.link, session.board.specs)
-    view = ViewProcess(cols=100, rows=30)
+    view = ViewProcess(cols=100, rows=30, link=host.link)
     try:
         view.send({"init": pub.init("pty test")})
-        for _ in range(10):
+        for k in range(10):
             host.process(4)
-            view.send(pub.snapshot())
+            if k == 5:
+                view.send({"say": ["a message from the audio process"]})
             time.sleep(0.1)
         view.send({"quit": True})
         assert view.proc.wait(timeout=30) == 0, b"".join(view.chunks)[-2000:]
     finally:
         view.close()
     assert b"parameters" in b"".join(view.chunks)
+    assert b"a message from the audio process" in b"".join(view.chunks)
 
 
 def test_midi_activity_keeps_one_line_per_source():
@@ -379,3 +390,37 @@ def test_view_process_is_started_before_the_stream_and_closed_unrun():
     view.close()
     view.close()  # safe to call again
     assert proc.returncode == 1  # it was told to quit before any session began
+
+
+def test_link_reader_sees_the_callbacks_writes_through_another_mapping(bundle):
+    """What the callback posts (block times, xruns, voices, MIDI, values) is what a reader
+    on a second mapping of the shared memory (the view's process) sees; a reader a whole
+    ring behind gets the newest ring's worth."""
+    synth = CanneSynth(bundle, sample_rate=RATE, polyphony=4)
+    automation = build_controls("canne", bundle.manifest).attach(synth)
+    link = UiLink([s.name for s in automation.specs], monitor_capacity=16)
+    link.share_values(automation)
+    reader = LinkReader(UiLink.attach(link.fd, json.loads(json.dumps(link.layout()))), RATE)
+    meter = DspMeter(1 << 13)
+    period_ns = 1e9 * BLOCK / RATE
+    for k in range(3000):  # k % 100 % of the period
+        meter.record(int(round(period_ns * (k % 100) / 100)), BLOCK)
+        link.post(meter, synth)
+    meter.xrun()
+    synth.note_on(60, 100)
+    link.post(meter, synth)  # a block that took 99 % again
+    for k in range(20):
+        link.monitor.push(0, 0xB0, 21, k)
+    automation.run([(0, automation.command("latent.1", 0.25))], BLOCK, EventSlots())
+    snap = reader.snapshot(["hello"])
+    assert snap["load_now"] == pytest.approx(99.0, abs=0.01)
+    assert snap["load_max"] == pytest.approx(99.0, abs=0.01)
+    median = np.median([k % 100 for k in range(3000 - 2048, 3000)])  # the last 2048 blocks
+    assert snap["load_median"] == pytest.approx(median, abs=0.01)
+    assert snap["xruns"] == 1 and snap["voices"] == 1 and snap["say"] == ["hello"]
+    assert snap["midi"] == [(0xB0, 21, k) for k in range(4, 20)]  # the newest 16
+    assert snap["values"]["latent.1"] == 0.25
+    again = reader.snapshot()
+    assert again["load_now"] is None and again["midi"] == []
+    with pytest.raises(ValueError, match="expected the automation's parameters"):
+        UiLink(["volume"]).share_values(automation)
