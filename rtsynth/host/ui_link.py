@@ -292,9 +292,11 @@ def _shared_fd(size):
     return fd
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _measure(x, levels, at, fall, alpha):
-    # one pass: the block's peak (held against the falling previous one) and mean square
+    # no nogil: for a microsecond's work, releasing the interpreter lock would only
+    # let another thread take it from the audio callback before it gets it back.
+    # One pass: the block's peak (held against the falling previous one) and mean square
     peak = 0.0
     ss = 0.0
     for i in range(x.shape[0]):

@@ -1,0 +1,113 @@
+"""Does CPU used at SCHED_IDLE, as the ``--ui`` view's process runs, cost the audio thread?
+
+The performer view runs in its own process scheduled ``SCHED_IDLE``
+(``rtsynth.host.ui_process``): it should draw only from time no other thread
+wants. This checks that premise on the machine at hand, without the view's
+own code in the way: ``rtsynth play canne --backend jack`` (no view) runs
+under the same load as in ``ui_cost.py`` (8 held voices, CC 21/22 moving
+every 8 periods, a pseudo-terminal), alternately alone and beside a busy loop
+that takes a whole core at ``SCHED_IDLE`` (far more than the view's 4 %). Each
+run gets a fresh JACK dummy server (48 kHz / 256, ``-R`` with ``--realtime``)
+probed first by an idle client, as in ``ui_cost.py``.
+
+Writes ``benchmarks/results/idle_cpu.json`` / ``.png``.
+Usage: ``python benchmarks/idle_cpu.py [--seconds 30] [--repeats 3] [--realtime]``
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import jackutil  # noqa: E402
+import ui_cost  # noqa: E402
+from soakutil import idle_run  # noqa: E402
+
+#: the busy loop: one core's worth of Python at SCHED_IDLE
+HOG = ("import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+       "while True:\n    pass\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "models" / "canne"))
+    ap.add_argument("--voices", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--idle-seconds", type=float, default=10.0)
+    jackutil.add_realtime_option(ap)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+    runs = []
+    for i in range(args.repeats):
+        for hog in ((False, True) if i % 2 == 0 else (True, False)):
+            server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
+            try:
+                probe = idle_run(server, args.idle_seconds)
+                busy = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
+                try:
+                    r = ui_cost.run_once(server, Path(args.model), args.voices, args.seconds,
+                                         False)
+                finally:
+                    if busy is not None:
+                        busy.kill()
+                        busy.wait()
+            finally:
+                jackutil.stop_server(server)
+            r.update(idle_hog=hog, idle_xruns=probe["xruns"])
+            runs.append(r)
+            print(f"{'with' if hog else 'without':>7} a SCHED_IDLE busy core: DSP load median "
+                  f"{r['load_median']:.1f} %, p99 {r['load_p99']:.1f} %; xruns {r['xruns']}; "
+                  f"idle client before: {probe['xruns']} xruns", flush=True)
+    pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
+    quiet = [p for p in pairs if all(r["idle_xruns"] == 0 for r in p)]
+    res = {"benchmark": "idle_cpu", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
+           "block": 256, "voices": args.voices, "seconds": args.seconds,
+           "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
+           "command": "python benchmarks/idle_cpu.py " + " ".join(argv or sys.argv[1:]),
+           "runs": runs,
+           "xruns_without": [r["xruns"] for r in runs if not r["idle_hog"]],
+           "xruns_with": [r["xruns"] for r in runs if r["idle_hog"]],
+           "quiet_pairs_extra_xruns": [sum(r["xruns"] if r["idle_hog"] else -r["xruns"]
+                                           for r in p) for p in quiet]}
+    print(f"xruns without {res['xruns_without']}, with {res['xruns_with']}; quiet pairs' extra "
+          f"with the busy core: {res['quiet_pairs_extra_xruns']}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "idle_cpu.json").write_text(json.dumps(res, indent=1))
+    _plot(res, out / "idle_cpu.png")
+    print(f"wrote {out / 'idle_cpu.json'}")
+    return 0
+
+
+def _plot(res, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = res["runs"]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    xs = range(len(runs))
+    ax.bar(xs, [r["xruns"] for r in runs], color=[f"C{int(r['idle_hog'])}" for r in runs])
+    ax.plot(xs, [r["idle_xruns"] for r in runs], "k_", markersize=14,
+            label="idle client's xruns in the probe before")
+    for x, r in zip(xs, runs):
+        ax.text(x, r["xruns"], str(r["xruns"]), ha="center", va="bottom", fontsize=7)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_xticks(list(xs), ["busy" if r["idle_hog"] else "alone" for r in runs], fontsize=7)
+    ax.set_ylabel(f"xruns in {res['seconds']:g} s")
+    ax.set_title(f"play canne, {res['voices']} voices, JACK dummy 48 kHz/256 ({res['jackd']}):\n"
+                 "alone (C0) and beside a core busy at SCHED_IDLE (C1), in run order",
+                 fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
