@@ -39,8 +39,10 @@ def test_play_ui_shows_what_the_callback_did(jack_server, tmp_path):
     cmd = [sys.executable, "-m", "rtsynth", "play", "canne", "--backend", "jack", "--model",
            str(bundle), "--jack-name", NAME, "--ui", "--duration", "8"]
     shell = "stty cols 120 rows 36; exec " + " ".join(cmd)
-    # CC 21 (latent.0 in the packaged map) to 127, then a held note
-    schedule = [(0, bytes((0xB0, 21, 127))), (jack_server.rate // 2, bytes((0x90, 60, 100)))]
+    # CC 22 (latent.1 in the packaged map) to 127, then a held note; a quarter of a second
+    # after the connection, which the server makes in a cycle of its own choosing
+    rate = jack_server.rate
+    schedule = [(rate // 4, bytes((0xB0, 22, 127))), (rate // 2, bytes((0x90, 60, 100)))]
     state = {"i": 0, "pos": None}
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(["script", "-qec", shell, "/dev/null"], stdout=out,
@@ -71,7 +73,9 @@ def test_play_ui_shows_what_the_callback_did(jack_server, tmp_path):
         text = ANSI.sub("", out.read().decode(errors="replace"))
     assert "Traceback" not in text, text[-3000:]
     assert jackutil.parse_load(text) is not None, text[-3000:]  # the exit line
-    assert "ch1 CC 21 = 127" in text, text[-3000:]  # from the shared MIDI monitor
+    assert "ch1 CC 22 = 127" in text, text[-3000:]  # from the shared MIDI monitor
     assert "note on  C4 100" in text, text[-3000:]
-    assert re.search(r"latent\.0 +█+ +1\.000", text), text[-3000:]  # the CC's value, set
+    # latent.1 was at the bottom of its range (0-1) as the synth starts, then at the CC's
+    assert re.search(r"latent\.1 +·+ +0\.000", text), text[-3000:]
+    assert re.search(r"latent\.1 +█+ +1\.000", text), text[-3000:]
     assert re.search(r"median [1-9][\d.]* %  xruns \d+  voices 1", text), text[-3000:]
