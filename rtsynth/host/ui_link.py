@@ -189,7 +189,9 @@ class MidiMonitor:
         self._hdr = hdr
         self.capacity = slots.shape[1]
         self._head = int(hdr[_MIDI])  # the writer's count (kept as a Python int)
-        self._tail = self._head       # the reader's
+        # the reader's: from the first message, so a view that starts after the stream
+        # (its imports took a while on a loaded machine) still shows what came before it
+        self._tail = 0
 
     def push(self, offset, status, d1, d2):
         """Record one message (``offset`` is not kept); never blocks or refuses."""
