@@ -5,8 +5,8 @@ play --ui`` starts it) under a pseudo-terminal of 120 x 36 cells, sharing with i
 a link (``rtsynth.host.ui_link.UiLink``) written here as a live CANNe session's
 callback would write it (models/canne), 10 times a second (the view's frame
 rate, at which it reads the link): two latents gliding, the output and DSP
-meters moving, two MIDI messages per frame. After a warm-up it reads the process's CPU time from /proc and counts
-what the view writes to the terminal. No audio runs: ``ui_cost.py`` measures
+meters moving, two MIDI messages per frame. After a warm-up it reads the
+process's CPU time from /proc and counts what the view writes to the terminal. No audio runs: ``ui_cost.py`` measures
 the view's effect on the audio thread; this one measures the view alone, in
 seconds instead of minutes, so that its cost can be tracked per change.
 

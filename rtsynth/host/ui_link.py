@@ -47,8 +47,8 @@ from numba import njit
 
 from ..control.inbox import CommandQueue
 
-__all__ = ["UiLink", "LinkReader", "LEVELS", "PEAK_FALL_DB_PER_S", "RMS_TIME", "LOAD_RING",
-           "MEDIAN_BLOCKS"]
+__all__ = ["UiLink", "LinkReader", "MidiMonitor", "LEVELS", "PEAK_FALL_DB_PER_S", "RMS_TIME",
+           "LOAD_RING", "MEDIAN_BLOCKS"]
 
 #: layout of :attr:`UiLink.levels`
 LEVELS = ("out_peak", "out_ms", "in_peak", "in_ms")
