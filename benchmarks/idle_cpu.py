@@ -10,8 +10,13 @@ that takes a whole core at ``SCHED_IDLE`` (far more than the view's 4 %). Each
 run gets a fresh JACK dummy server (48 kHz / 256, ``-R`` with ``--realtime``)
 probed first by an idle client, as in ``ui_cost.py``.
 
-Writes ``benchmarks/results/idle_cpu.json`` / ``.png``.
-Usage: ``python benchmarks/idle_cpu.py [--seconds 30] [--repeats 3] [--realtime]``
+``--hog memory`` makes the busy core stream through 64 MB instead of
+spinning, so that it also evicts the audio thread's data from the caches.
+
+Writes ``benchmarks/results/idle_cpu.json`` / ``.png`` (``idle_cpu_memory.*``
+with ``--hog memory``).
+Usage: ``python benchmarks/idle_cpu.py [--seconds 30] [--repeats 3] [--realtime]
+[--hog cpu|memory]``
 """
 
 import argparse
@@ -29,9 +34,17 @@ import jackutil  # noqa: E402
 import ui_cost  # noqa: E402
 from soakutil import idle_run  # noqa: E402
 
-#: the busy loop: one core's worth of Python at SCHED_IDLE
-HOG = ("import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
-       "while True:\n    pass\n")
+#: the busy loops, one core's worth at SCHED_IDLE: ``cpu`` spins in the interpreter (a
+#: working set of a few kB); ``memory`` streams through 64 MB, far more than the caches,
+#: so it also evicts the audio thread's data between blocks, as a view's redraws may
+HOGS = {
+    "cpu": ("import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+            "while True:\n    pass\n"),
+    "memory": ("import os\nimport numpy as np\n"
+               "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+               "a = np.ones(8 << 20)\nb = np.empty_like(a)\n"
+               "while True:\n    np.multiply(a, 1.0000001, out=b)\n    a, b = b, a\n"),
+}
 
 
 def main(argv=None):
@@ -41,6 +54,9 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--idle-seconds", type=float, default=10.0)
+    ap.add_argument("--hog", choices=sorted(HOGS), default="cpu",
+                    help="what the busy core does: spin (cpu, default) or stream through "
+                         "64 MB (memory)")
     jackutil.add_realtime_option(ap)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
@@ -50,7 +66,7 @@ def main(argv=None):
             server = jackutil.start_server(rate=48000, blocksize=256, realtime=args.realtime)
             try:
                 probe = idle_run(server, args.idle_seconds)
-                busy = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
+                busy = subprocess.Popen([sys.executable, "-c", HOGS[args.hog]]) if hog else None
                 try:
                     r = ui_cost.run_once(server, Path(args.model), args.voices, args.seconds,
                                          False)
@@ -68,7 +84,7 @@ def main(argv=None):
     pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
     quiet = [p for p in pairs if all(r["idle_xruns"] == 0 for r in p)]
     res = {"benchmark": "idle_cpu", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
-           "block": 256, "voices": args.voices, "seconds": args.seconds,
+           "block": 256, "voices": args.voices, "seconds": args.seconds, "hog": args.hog,
            "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
            "command": "python benchmarks/idle_cpu.py " + " ".join(argv or sys.argv[1:]),
            "runs": runs,
@@ -80,9 +96,10 @@ def main(argv=None):
           f"with the busy core: {res['quiet_pairs_extra_xruns']}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "idle_cpu.json").write_text(json.dumps(res, indent=1))
-    _plot(res, out / "idle_cpu.png")
-    print(f"wrote {out / 'idle_cpu.json'}")
+    stem = "idle_cpu" if args.hog == "cpu" else f"idle_cpu_{args.hog}"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
+    _plot(res, out / f"{stem}.png")
+    print(f"wrote {out / (stem + '.json')}")
     return 0
 
 
@@ -102,7 +119,8 @@ def _plot(res, path):
     ax.set_xticks(list(xs), ["busy" if r["idle_hog"] else "alone" for r in runs], fontsize=7)
     ax.set_ylabel(f"xruns in {res['seconds']:g} s")
     ax.set_title(f"play canne, {res['voices']} voices, JACK dummy 48 kHz/256 ({res['jackd']}):\n"
-                 "alone (C0) and beside a core busy at SCHED_IDLE (C1), in run order",
+                 f"alone (C0) and beside a core busy at SCHED_IDLE ({res.get('hog', 'cpu')}, "
+                 "C1), in run order",
                  fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
