@@ -81,8 +81,6 @@ def main(argv=None):
             print(f"{'with' if hog else 'without':>7} a SCHED_IDLE busy core: DSP load median "
                   f"{r['load_median']:.1f} %, p99 {r['load_p99']:.1f} %; xruns {r['xruns']}; "
                   f"idle client before: {probe['xruns']} xruns", flush=True)
-    pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
-    quiet = [p for p in pairs if all(r["idle_xruns"] == 0 for r in p)]
     res = {"benchmark": "idle_cpu", "date": time.strftime("%Y-%m-%d"), "rate": 48000,
            "block": 256, "voices": args.voices, "seconds": args.seconds, "hog": args.hog,
            "jackd": " ".join(jackutil.scheduling_flags(args.realtime)),
@@ -90,8 +88,8 @@ def main(argv=None):
            "runs": runs,
            "xruns_without": [r["xruns"] for r in runs if not r["idle_hog"]],
            "xruns_with": [r["xruns"] for r in runs if r["idle_hog"]],
-           "quiet_pairs_extra_xruns": [sum(r["xruns"] if r["idle_hog"] else -r["xruns"]
-                                           for r in p) for p in quiet]}
+           "quiet_pairs_extra_xruns": ui_cost.pair_extras(ui_cost.quiet_pairs(runs),
+                                                          "idle_hog")}
     print(f"xruns without {res['xruns_without']}, with {res['xruns_with']}; quiet pairs' extra "
           f"with the busy core: {res['quiet_pairs_extra_xruns']}")
     out = Path(args.out)
@@ -109,20 +107,12 @@ def _plot(res, path):
     import matplotlib.pyplot as plt
     runs = res["runs"]
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    xs = range(len(runs))
-    ax.bar(xs, [r["xruns"] for r in runs], color=[f"C{int(r['idle_hog'])}" for r in runs])
-    ax.plot(xs, [r["idle_xruns"] for r in runs], "k_", markersize=14,
-            label="idle client's xruns in the probe before")
-    for x, r in zip(xs, runs):
-        ax.text(x, r["xruns"], str(r["xruns"]), ha="center", va="bottom", fontsize=7)
-    ax.set_yscale("symlog", linthresh=10)
-    ax.set_xticks(list(xs), ["busy" if r["idle_hog"] else "alone" for r in runs], fontsize=7)
+    ui_cost.plot_runs(ax, runs, "idle_hog", ("alone", "busy"))
     ax.set_ylabel(f"xruns in {res['seconds']:g} s")
     ax.set_title(f"play canne, {res['voices']} voices, JACK dummy 48 kHz/256 ({res['jackd']}):\n"
                  f"alone (C0) and beside a core busy at SCHED_IDLE ({res.get('hog', 'cpu')}, "
                  "C1), in run order",
                  fontsize=8)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

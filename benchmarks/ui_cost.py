@@ -142,9 +142,8 @@ def summarise(runs, idle_xruns):
     # runs of one configuration differ by tens of xruns (stop 20: 12 and 89 without the
     # view), so asking each pair for <= 0 failed a view with no effect at all in most
     # runs (stops 18-19 judged that way)
-    pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
-    quiet = [p for p in pairs if all(r.get("idle_xruns", 0) == 0 for r in p)]
-    quiet_extra = [sum(r["xruns"] if r["ui"] else -r["xruns"] for r in p) for p in quiet]
+    quiet = quiet_pairs(runs)
+    quiet_extra = pair_extras(quiet, "ui")
     extra_ok = sum(quiet_extra) <= 0 if quiet else None
     alone = [r["xruns"] for p in quiet for r in p if not r["ui"]]
     load_ok = change["median_rel_pct"] <= 10.0
@@ -234,6 +233,31 @@ def main(argv=None):
     return 0
 
 
+def quiet_pairs(runs):
+    """The pairs of consecutive runs (1-2, 3-4, ...) whose two idle probes saw no xrun."""
+    pairs = [runs[k:k + 2] for k in range(0, len(runs) - 1, 2)]
+    return [p for p in pairs if all(r.get("idle_xruns", 0) == 0 for r in p)]
+
+
+def pair_extras(pairs, flag):
+    """Per pair: the xruns of its run with ``flag`` set minus those of the other."""
+    return [sum(r["xruns"] if r[flag] else -r["xruns"] for r in p) for p in pairs]
+
+
+def plot_runs(ax, runs, flag, names):
+    """Every run's xruns in run order (colour and tick ``names[run[flag]]``) on a symlog
+    scale, with the idle probe's xruns before each: the machine's noise beside the effect."""
+    xs = range(len(runs))
+    ax.bar(xs, [r["xruns"] for r in runs], color=[f"C{int(r[flag])}" for r in runs])
+    ax.plot(xs, [r.get("idle_xruns", 0) for r in runs], "k_", markersize=14,
+            label="idle client's xruns in the probe before")
+    for x, r in zip(xs, runs):
+        ax.text(x, r["xruns"], str(r["xruns"]), ha="center", va="bottom", fontsize=7)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_xticks(list(xs), [names[int(r[flag])] for r in runs], fontsize=7)
+    ax.legend(fontsize=7)
+
+
 def _resummarise(path):
     res = json.loads(path.read_text())
     res.update(summarise(res["runs"], res["idle_xruns"]))
@@ -282,18 +306,9 @@ def _plot(res, path):
     ax.legend(fontsize=8)
     # every run in the order it ran, with what the idle client saw just before it: the
     # machine's own noise, next to the view's
-    runs = res.get("runs", [])
-    xs = range(len(runs))
-    bx.bar(xs, [r["xruns"] for r in runs], color=[f"C{int(r['ui'])}" for r in runs])
-    bx.plot(xs, [r.get("idle_xruns", 0) for r in runs], "k_", markersize=14,
-            label="idle client's xruns in the probe before")
-    for x, r in zip(xs, runs):
-        bx.text(x, r["xruns"], str(r["xruns"]), ha="center", va="bottom", fontsize=7)
-    bx.set_yscale("symlog", linthresh=10)
-    bx.set_xticks(list(xs), ["with" if r["ui"] else "without" for r in runs], fontsize=7)
+    plot_runs(bx, res.get("runs", []), "ui", ("without", "with"))
     bx.set_ylabel("xruns in the run")
     bx.set_title("each run, in order (pairs: 1-2, 3-4, ...)", fontsize=8)
-    bx.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -268,6 +268,8 @@ class AnneEffect:
     #: frames whose encoder or decoder output held NaN/Inf (each was silenced); the
     #: host's monitor thread reads it and says so once (the audio thread never prints)
     model_nonfinite = 0
+    #: an effect holds no voices (read by a live view like a synth's count)
+    active_voices = 0
 
     def _frame(self, index, spec):
         mag = self._mag

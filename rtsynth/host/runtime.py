@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-__all__ = ["EventSlots", "DspMeter", "realtime_python", "warm_up", "prefault", "SWITCH_INTERVAL",
+__all__ = ["EventSlots", "DspMeter", "ring_loads", "realtime_python", "warm_up", "prefault", "SWITCH_INTERVAL",
            "latency_line", "default_automation"]
 
 #: Python switch interval while a stream runs (design.md: measured 1,315 -> 4 xruns)
@@ -104,9 +104,7 @@ class DspMeter:
     def loads(self, rate, last):
         """Each of the last ``last`` blocks' time as % of its period, oldest first
         (for a view; not on the audio path: it allocates)."""
-        n = max(0, min(last, self.count, self.mask + 1))
-        idx = np.arange(self.count - n, self.count) & self.mask
-        return 100.0 * self.ns[idx] * rate / (1e9 * np.maximum(self.frames[idx], 1))
+        return ring_loads(self.ns, self.frames, self.count, last, rate)
 
     def save(self, path):
         """Write the ring, oldest block first, as a .npz of ``start_ns``, ``ns`` and
@@ -137,6 +135,15 @@ class DspMeter:
         if n_late:
             line += f"; callback start after the cycle's: p99 {late_p99:.2f} ms, max {late_max:.2f} ms"
         return line
+
+
+def ring_loads(ns, frames, count, last, rate):
+    """The last ``last`` of ``count`` blocks recorded in a ring (``ns``: each block's time
+    in ns, ``frames``: its length; a power-of-two size), as % of their periods, oldest
+    first (for a view; it allocates)."""
+    n = max(0, min(last, count, ns.shape[0]))
+    idx = np.arange(count - n, count) & (ns.shape[0] - 1)
+    return 100.0 * ns[idx] * rate / (1e9 * np.maximum(frames[idx], 1))
 
 
 @contextlib.contextmanager

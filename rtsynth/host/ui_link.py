@@ -46,6 +46,7 @@ import numpy as np
 from numba import njit
 
 from ..control.inbox import CommandQueue
+from .runtime import ring_loads
 
 __all__ = ["UiLink", "LinkReader", "MidiMonitor", "LEVELS", "PEAK_FALL_DB_PER_S", "RMS_TIME",
            "LOAD_RING", "MEDIAN_BLOCKS"]
@@ -56,7 +57,7 @@ LEVELS = ("out_peak", "out_ms", "in_peak", "in_ms")
 PEAK_FALL_DB_PER_S = 20.0
 #: time constant of the mean-square meter (s)
 RMS_TIME = 0.3
-#: blocks of DSP load kept for the view (21.8 s at 48 kHz / 256)
+#: blocks of DSP load kept for the view (21.8 s at 48 kHz / 256; a power of two)
 LOAD_RING = 4096
 #: blocks the view's median load is taken over (about 10 s at 48 kHz / 256)
 MEDIAN_BLOCKS = 2048
@@ -128,14 +129,6 @@ class UiLink:
             raise ValueError(f"expected the automation's parameters {self.names}, found {names}")
         automation.mirror_into(self.values)
 
-    def close(self):
-        """Release the mapping and the descriptor (the other side keeps its own)."""
-        for name in ("levels", "values", "_hdr", "_ns", "_frames"):
-            setattr(self, name, None)
-        self.monitor = None
-        self._mm.close()
-        os.close(self.fd)
-
     # ------------------------------------------------- audio callback side
     def measure(self, out, inp=None):
         """Meter one block of output (and input); called once per block by the callback."""
@@ -148,12 +141,12 @@ class UiLink:
         voices ``engine`` has in use; called once per block, after ``meter.record``."""
         count = meter.count
         if count:
-            i, j = (count - 1) & meter.mask, (count - 1) % LOAD_RING
+            i, j = (count - 1) & meter.mask, (count - 1) & (LOAD_RING - 1)
             self._ns[j] = meter.ns[i]
             self._frames[j] = meter.frames[i]
         hdr = self._hdr
         hdr[_XRUNS] = meter.xruns
-        hdr[_VOICES] = getattr(engine, "active_voices", 0)
+        hdr[_VOICES] = engine.active_voices if engine is not None else 0
         hdr[_BLOCKS] = count  # last: it publishes the slot above
 
     # ------------------------------------------------------------ view side
@@ -264,10 +257,7 @@ class LinkReader:
                 "midi": midi, "say": list(say)}
 
     def _loads(self, count, last):
-        n = max(0, min(last, count))
-        idx = np.arange(count - n, count) % LOAD_RING
-        return (100.0 * self.link._ns[idx] * self.rate
-                / (1e9 * np.maximum(self.link._frames[idx], 1)))
+        return ring_loads(self.link._ns, self.link._frames, count, last, self.rate)
 
 
 def _layout(n_values, monitor):
