@@ -55,17 +55,7 @@ STARTUP = 3.0
 
 def run_once(server, model, voices, seconds, ui):
     """One ``rtsynth play canne`` run under load; its exit-line figures and CPU time."""
-    env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, PYTHONUNBUFFERED="1",
-               TERM="xterm-256color")
-    cmd = [sys.executable, "-m", "rtsynth", "play", "canne", "--backend", "jack", "--model",
-           str(model), "--jack-name", NAME, "--voices", str(voices),
-           "--duration", f"{seconds + STARTUP:g}"]
-    if ui:
-        cmd.append("--ui")
-    # both run in a pseudo-terminal, as a performer's session runs in a terminal either
-    # way: the view draws in it; without the view only the start and exit lines go there
-    shell = "stty cols 120 rows 36; exec " + shlex.join(cmd)
-    cmd = ["script", "-qec", shell, "/dev/null"]
+    cmd, env = play_command(server, model, voices, seconds + STARTUP, ui)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # the output goes to a file, not a pipe read by a thread here: such a thread would
     # wake with every frame the view draws and take this process's GIL from the
@@ -74,7 +64,7 @@ def run_once(server, model, voices, seconds, ui):
         proc = subprocess.Popen(cmd, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
         try:
-            _play_load(server, proc, voices)
+            play_load(server, proc, voices)
             proc.wait(timeout=seconds + STARTUP + 120)
         finally:
             if proc.poll() is None:
@@ -91,12 +81,31 @@ def run_once(server, model, voices, seconds, ui):
     return {"ui": ui, "seconds": seconds, **load, "cpu_seconds": round(cpu, 2)}
 
 
-def _play_load(server, proc, voices):
-    """Hold ``voices`` notes and move CC 21/22 every 8 periods until the process ends."""
+def play_command(server, model, voices, duration, ui):
+    """The command line and environment of an ``rtsynth play canne`` run of ``duration``
+    s on ``server``, in a pseudo-terminal of 120 x 36 cells (``script``)."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, PYTHONUNBUFFERED="1",
+               TERM="xterm-256color")
+    cmd = [sys.executable, "-m", "rtsynth", "play", "canne", "--backend", "jack", "--model",
+           str(model), "--jack-name", NAME, "--voices", str(voices),
+           "--duration", f"{duration:g}"]
+    if ui:
+        cmd.append("--ui")
+    # both run in a pseudo-terminal, as a performer's session runs in a terminal either
+    # way: the view draws in it; without the view only the start and exit lines go there
+    shell = "stty cols 120 rows 36; exec " + shlex.join(cmd)
+    return ["script", "-qec", shell, "/dev/null"], env
+
+
+def play_load(server, proc, voices, xrun_ns=None):
+    """Hold ``voices`` notes and move CC 21/22 every 8 periods until the process ends;
+    the server's xruns meanwhile are appended to ``xrun_ns`` (``time.monotonic_ns``)."""
     notes = [36 + (i * 5) % 60 for i in range(voices)]
     state = {"t": 0, "armed": False, "sent": False}
     with jackutil.client("rtbenchui-midi", server) as c:
         out = c.midi_outports.register("out")
+        if xrun_ns is not None:
+            c.set_xrun_callback(lambda usecs: xrun_ns.append(time.monotonic_ns()))
 
         c.set_process_callback(lambda frames: write_load(out, frames, state, notes))
         c.activate()
@@ -173,13 +182,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.summarise:
         return _resummarise(Path(args.summarise))
-    if not (Path(args.model) / "manifest.json").is_file():
-        print(f"ui_cost: expected a model bundle at {args.model}, found none (pass --model)",
-              file=sys.stderr)
-        return 1
-    if shutil.which("script") is None:
-        print("ui_cost: expected `script` (util-linux) for the view's pseudo-terminal, found "
-              "none", file=sys.stderr)
+    problem = prerequisite_problem("ui_cost", args.model)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
     runs = []
     idle = 0
@@ -231,6 +236,17 @@ def main(argv=None):
     _plot(res, out / f"{stem}.png")
     print(f"wrote {out / (stem + '.json')}")
     return 0
+
+
+def prerequisite_problem(name, model):
+    """One sentence on what a run of benchmark ``name`` lacks (the model bundle, or
+    ``script`` for the pseudo-terminal), or None."""
+    if not (Path(model) / "manifest.json").is_file():
+        return f"{name}: expected a model bundle at {model}, found none (pass --model)"
+    if shutil.which("script") is None:
+        return (f"{name}: expected `script` (util-linux) for the view's pseudo-terminal, "
+                f"found none")
+    return None
 
 
 def quiet_pairs(runs):
