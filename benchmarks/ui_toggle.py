@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -159,7 +160,6 @@ def summarise(segments, segment, seed=0):
     rng = np.random.default_rng(seed)
     boot = per_min[rng.integers(0, len(extra), (10000, len(extra)))].mean(axis=1)
     more, fewer = sum(e > 0 for e in extra), sum(e < 0 for e in extra)
-    from scipy.stats import binomtest
     sign_p = binomtest(more, more + fewer).pvalue if more + fewer else 1.0
 
     def pooled(segs):

@@ -283,6 +283,16 @@ _LOAD_LINE = re.compile(r"DSP load: median ([\d.]+) %, p99 ([\d.]+) %, max ([\d.
                         r"(?:; callback start after the cycle's: p99 ([\d.]+) ms, max ([\d.]+) ms)?")
 
 
+def wait_recorded(proc, done, stalled, timeout=60.0):
+    """Sleep until ``done()`` while ``proc`` (rtsynth) runs; fails with its output if it
+    ends first, or with ``stalled()`` if ``timeout`` s pass (the recorder stopped)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, stalled()
+
+
 def communicate_or_dump(proc, timeout, server=None):
     """``proc.communicate(timeout)`` for an rtsynth that was asked to stop; if it has not
     exited by then, fail with what it was doing: ``SIGUSR1`` makes a live session print

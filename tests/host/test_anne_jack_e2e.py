@@ -102,11 +102,8 @@ def play_through(server, args, feed, schedule):
                 p.name for p in fc.get_ports(f"{NAME}:")}
             time.sleep(0.5)  # graph changes cause xruns of their own: let them pass first
             state["armed"] = True
-            deadline = time.monotonic() + 60
-            while np.isnan(got[-1]):
-                time.sleep(0.1)
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "the recorder stopped receiving audio"
+            jackutil.wait_recorded(proc, lambda: not np.isnan(got[-1]),
+                                   lambda: "the recorder stopped receiving audio")
         proc.send_signal(signal.SIGINT)
         out, err = jackutil.communicate_or_dump(proc, 20, server)
     finally:

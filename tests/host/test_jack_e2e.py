@@ -157,11 +157,8 @@ def _play_session(jack_server, bundle):
             ports = {p.name for p in c.get_ports(f"{NAME}:")}
             assert {f"{NAME}:out_1", f"{NAME}:out_2", f"{NAME}:midi_in"} <= ports
             state["armed"] = True
-            deadline = time.monotonic() + 60
-            while state["pos"] < rec.size:
-                time.sleep(0.1)
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, ("the recorder stopped", state["pos"])
+            jackutil.wait_recorded(proc, lambda: state["pos"] >= rec.size,
+                                   lambda: ("the recorder stopped", state["pos"]))
             c.deactivate()
         proc.send_signal(signal.SIGINT)
         out, err = jackutil.communicate_or_dump(proc, 15, jack_server)

@@ -102,11 +102,8 @@ def test_notes_and_a_knob_over_portaudio_and_rtmidi(jack_server, bundle):
             c.connect(_portaudio_ports(c, before)[0], audio_in)
             time.sleep(0.5)
             state["armed"] = True
-            deadline = time.monotonic() + 60
-            while state["pos"] < rec.size:
-                time.sleep(0.1)
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, ("the recorder stopped", state["pos"])
+            jackutil.wait_recorded(proc, lambda: state["pos"] >= rec.size,
+                                   lambda: ("the recorder stopped", state["pos"]))
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=15)
         finally:
